@@ -1,0 +1,224 @@
+//! The dollar syntax inside values and rules: `$x`, `${name}`, `$&x`,
+//! `$=X`, `$~X`, `$*`, `$+`, `$-`, `$@`, `$#`, `$:`, `$>`, `$[ $]`, `$( $)`,
+//! `$|`, `$1`..`$9`, `$?x`, `$.` and `$$`, as the grammar recognises them,
+//! turned into a flat list of lexemes with their positions.
+
+use crate::grammar::Rule;
+use pest::iterators::Pair;
+use std::fmt;
+
+/// A macro or class name. `x` and `{x}` are the same macro, so a braced
+/// one-character name is stored as the bare character.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MacroName(pub String);
+
+impl MacroName {
+    pub fn new(name: &str) -> MacroName {
+        MacroName(name.to_string())
+    }
+
+    /// The name as written after a `$`: `j` or `{client_addr}`.
+    pub fn written(&self) -> String {
+        if self.0.chars().count() == 1 {
+            self.0.clone()
+        } else {
+            format!("{{{}}}", self.0)
+        }
+    }
+}
+
+impl fmt::Display for MacroName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.written())
+    }
+}
+
+/// The metasymbols of rewriting rules (op.txt 5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Meta {
+    /// `$*`: match zero or more tokens.
+    MatchZeroOrMore,
+    /// `$+`: match one or more tokens.
+    MatchOneOrMore,
+    /// `$-`: match exactly one token.
+    MatchOne,
+    /// `$@`: the host of a triple; on a LHS, match zero tokens.
+    Host,
+    /// `$#`: the mailer of a triple, or a decision.
+    Mailer,
+    /// `$:`: the user of a triple; a rule prefix meaning "rewrite once".
+    User,
+    /// `$>`: call a ruleset.
+    Call,
+    /// `$[`: start of a host name canonification.
+    HostBegin,
+    /// `$]`: end of a host name canonification.
+    HostEnd,
+    /// `$(`: start of a map lookup.
+    LookupBegin,
+    /// `$)`: end of a map lookup.
+    LookupEnd,
+}
+
+impl Meta {
+    pub fn written(self) -> &'static str {
+        match self {
+            Meta::MatchZeroOrMore => "$*",
+            Meta::MatchOneOrMore => "$+",
+            Meta::MatchOne => "$-",
+            Meta::Host => "$@",
+            Meta::Mailer => "$#",
+            Meta::User => "$:",
+            Meta::Call => "$>",
+            Meta::HostBegin => "$[",
+            Meta::HostEnd => "$]",
+            Meta::LookupBegin => "$(",
+            Meta::LookupEnd => "$)",
+        }
+    }
+}
+
+/// One piece of a value or rule, before it is tokenized or built into a
+/// template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lex {
+    /// Literal text (`$$` contributes a `$`).
+    Text(String),
+    Meta(Meta),
+    /// `$1`..`$9` (and `$0`, which is refused later).
+    Replacement(u8),
+    /// `$=X`
+    Class(MacroName),
+    /// `$~X`
+    NotClass(MacroName),
+    /// `$x`: expanded when the line is read, in sendmail.
+    Macro(MacroName),
+    /// `$&x`: expanded when the rule runs.
+    Deferred(MacroName),
+    /// `$?x`
+    CondIf(MacroName),
+    /// `$|`
+    CondElse,
+    /// `$.`
+    CondEnd,
+}
+
+/// A lexeme and its byte offset in the logical line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lexeme {
+    pub lex: Lex,
+    pub pos: usize,
+}
+
+/// A `$` the grammar could not make sense of; `pos` is its offset.
+#[derive(Debug)]
+pub struct BadDollar {
+    pub pos: usize,
+}
+
+pub(crate) fn macro_name(pair: Pair<'_, Rule>) -> MacroName {
+    // macro_name contains either long_name or short_name.
+    match pair.into_inner().next() {
+        Some(inner) => MacroName::new(inner.as_str()),
+        None => MacroName::new(""),
+    }
+}
+
+fn inner_name(pair: Pair<'_, Rule>) -> MacroName {
+    match pair.into_inner().next() {
+        Some(name) => macro_name(name),
+        None => MacroName::new(""),
+    }
+}
+
+/// Turns the children of a template-like pair (text and dollar constructs)
+/// into lexemes. Adjacent text is merged. Quoted segments and backslash
+/// escapes of M, Q and X values are resolved here, as sendmail's
+/// munchstring() resolves them: quotes dropped, `\n` and `\r` made control
+/// characters, any other escaped character taken as itself.
+pub(crate) fn lexemes<'a>(
+    pairs: impl Iterator<Item = Pair<'a, Rule>>,
+) -> Result<Vec<Lexeme>, BadDollar> {
+    let mut out: Vec<Lexeme> = Vec::new();
+    push_lexemes(pairs, &mut out)?;
+    Ok(out)
+}
+
+fn push_lexemes<'a>(
+    pairs: impl Iterator<Item = Pair<'a, Rule>>,
+    out: &mut Vec<Lexeme>,
+) -> Result<(), BadDollar> {
+    for pair in pairs {
+        let pos = pair.as_span().start();
+        let lex = match pair.as_rule() {
+            Rule::quoted_seg
+            | Rule::template
+            | Rule::option_value
+            | Rule::header_value
+            | Rule::map_args => {
+                push_lexemes(pair.into_inner(), out)?;
+                continue;
+            }
+            Rule::escaped => Lex::Text(unescape(pair.as_str()).to_string()),
+            Rule::dollar_literal | Rule::dollar_eol => Lex::Text("$".to_string()),
+            Rule::match_zany => Lex::Meta(Meta::MatchZeroOrMore),
+            Rule::match_any => Lex::Meta(Meta::MatchOneOrMore),
+            Rule::match_one => Lex::Meta(Meta::MatchOne),
+            Rule::canon_host => Lex::Meta(Meta::Host),
+            Rule::canon_net => Lex::Meta(Meta::Mailer),
+            Rule::canon_user => Lex::Meta(Meta::User),
+            Rule::call_ruleset => Lex::Meta(Meta::Call),
+            Rule::host_begin => Lex::Meta(Meta::HostBegin),
+            Rule::host_end => Lex::Meta(Meta::HostEnd),
+            Rule::lookup_begin => Lex::Meta(Meta::LookupBegin),
+            Rule::lookup_end => Lex::Meta(Meta::LookupEnd),
+            Rule::cond_else => Lex::CondElse,
+            Rule::cond_end => Lex::CondEnd,
+            Rule::replacement => {
+                let digit = pair.as_str().as_bytes().get(1).copied().unwrap_or(b'0');
+                Lex::Replacement(digit.wrapping_sub(b'0'))
+            }
+            Rule::class_match => Lex::Class(inner_name(pair)),
+            Rule::class_nomatch => Lex::NotClass(inner_name(pair)),
+            Rule::deferred_macro => Lex::Deferred(inner_name(pair)),
+            Rule::cond_if => Lex::CondIf(inner_name(pair)),
+            Rule::macro_ref => Lex::Macro(inner_name(pair)),
+            Rule::bad_dollar => return Err(BadDollar { pos }),
+            _ => Lex::Text(pair.as_str().to_string()),
+        };
+        if let (
+            Lex::Text(new),
+            Some(Lexeme {
+                lex: Lex::Text(old),
+                ..
+            }),
+        ) = (&lex, out.last_mut())
+        {
+            old.push_str(new);
+            continue;
+        }
+        out.push(Lexeme { lex, pos });
+    }
+    Ok(())
+}
+
+/// `\n` is a newline, `\r` a carriage return, `\x` is `x`.
+fn unescape(escaped: &str) -> &str {
+    match escaped {
+        "\\n" => "\n",
+        "\\r" => "\r",
+        other => other.get(1..).unwrap_or(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape("\\n"), "\n");
+        assert_eq!(unescape("\\r"), "\r");
+        assert_eq!(unescape("\\,"), ",");
+    }
+}
