@@ -253,9 +253,8 @@ impl<'a> Loader<'a> {
     }
 
     fn template(&mut self, pair: Pair<'_, Rule>) -> Option<Template> {
-        let end = pair.as_span().end();
         let lexemes = self.lexemes(pair)?;
-        match Template::build(&lexemes, end) {
+        match Template::build(&lexemes) {
             Ok(t) => Some(t),
             Err(e) => {
                 self.error(e.pos, e.message);
@@ -1052,7 +1051,6 @@ impl<'a> Loader<'a> {
 
     /// `-O Name=Value`: each replaces what the file set for that option.
     fn apply_overrides(&mut self) {
-        let mut replaced: Vec<String> = Vec::new();
         for o in &self.opts.overrides {
             let (name, value) = match o.split_once('=') {
                 Some((n, v)) => (n.trim(), v),
@@ -1066,8 +1064,8 @@ impl<'a> Loader<'a> {
                 continue;
             };
             let canonical = known.canonical();
-            if !replaced.contains(&canonical) {
-                replaced.push(canonical.clone());
+            if !self.config.overridden.contains(&canonical) {
+                self.config.overridden.push(canonical.clone());
                 match canonical.as_str() {
                     "DaemonPortOptions" => self.config.daemon_ports.clear(),
                     "ClientPortOptions" => self.config.client_ports.clear(),

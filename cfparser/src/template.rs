@@ -6,7 +6,7 @@
 //! checked when the config is read: an unterminated `$?` is an error here,
 //! where sendmail would silently drop the rest of the value.
 
-use crate::lex::{Lex, Lexeme, MacroName, Meta};
+use crate::lex::{Lex, Lexeme, MacroName};
 use std::fmt;
 
 /// One piece of a template.
@@ -53,12 +53,11 @@ impl Template {
         }
     }
 
-    /// Builds a template from lexemes. `end` is the offset just past the
-    /// value, used to place the error for a missing `$.`.
-    pub fn build(lexemes: &[Lexeme], end: usize) -> Result<Template, TemplateError> {
+    /// Builds a template from lexemes; a `$?` without its `$.` is an error
+    /// placed at the `$?`.
+    pub fn build(lexemes: &[Lexeme]) -> Result<Template, TemplateError> {
         let mut i = 0;
-        let t = build_until(lexemes, &mut i, None, end)?;
-        Ok(t)
+        build_until(lexemes, &mut i, None, 0)
     }
 
     /// True if the template has no macros: its text is its value.
@@ -126,11 +125,15 @@ impl Template {
     }
 }
 
+/// How deep `$?` conditionals may nest. sendmail's own limit is lower;
+/// the bound keeps a hostile config from exhausting the stack.
+pub const MAX_NESTING: usize = 32;
+
 fn build_until(
     lexemes: &[Lexeme],
     i: &mut usize,
     open: Option<(&MacroName, usize)>,
-    end: usize,
+    depth: usize,
 ) -> Result<Template, TemplateError> {
     let mut pieces = Vec::new();
     while *i < lexemes.len() {
@@ -141,12 +144,18 @@ fn build_until(
             Lex::Macro(m) => Piece::Macro(m.clone()),
             Lex::Deferred(m) => Piece::Deferred(m.clone()),
             Lex::CondIf(name) => {
-                let then = build_until(lexemes, i, Some((name, lexeme.pos)), end)?;
+                if depth >= MAX_NESTING {
+                    return Err(TemplateError {
+                        pos: lexeme.pos,
+                        message: format!("`$?` conditionals nested more than {MAX_NESTING} deep"),
+                    });
+                }
+                let then = build_until(lexemes, i, Some((name, lexeme.pos)), depth + 1)?;
                 // build_until stopped on `$|` or `$.`.
                 let stopped_on_else =
                     matches!(lexemes.get(*i - 1).map(|l| &l.lex), Some(Lex::CondElse));
                 let otherwise = if stopped_on_else {
-                    let o = build_until(lexemes, i, Some((name, lexeme.pos)), end)?;
+                    let o = build_until(lexemes, i, Some((name, lexeme.pos)), depth + 1)?;
                     if matches!(lexemes.get(*i - 1).map(|l| &l.lex), Some(Lex::CondElse)) {
                         return Err(TemplateError {
                             pos: lexemes[*i - 1].pos,
@@ -188,7 +197,7 @@ fn build_until(
     match open {
         None => Ok(Template { pieces }),
         Some((name, pos)) => Err(TemplateError {
-            pos: pos.max(end.min(pos)),
+            pos,
             message: format!(
                 "unterminated `$?{name}` conditional: expected `$.` before the end of the line"
             ),
@@ -220,9 +229,4 @@ impl fmt::Display for Template {
         }
         Ok(())
     }
-}
-
-/// Keeps `Meta` reachable for callers that match on `Piece::Other` text.
-pub fn meta_text(m: Meta) -> &'static str {
-    m.written()
 }

@@ -79,11 +79,7 @@ pub fn summary(loaded: &Loaded) -> String {
 }
 
 fn overridden(c: &Config) -> String {
-    let n = c
-        .options
-        .values()
-        .filter(|o| o.origin == cfparser::model::Origin::CommandLine)
-        .count();
+    let n = c.overridden.len();
     if n == 0 {
         String::new()
     } else {
@@ -103,7 +99,7 @@ fn list(items: &[String]) -> String {
 pub fn failure(errors: &LoadErrors) -> String {
     let n = errors.errors().count();
     format!(
-        "{errors}\n{n} error{} : the config was not loaded",
+        "{errors}\n{n} error{}: the config was not loaded",
         if n == 1 { "" } else { "s" }
     )
 }

@@ -47,7 +47,7 @@ impl Equate {
 
     /// The value as a template, trailing white space dropped.
     pub fn template(&self) -> Result<Template, FieldError> {
-        let mut t = Template::build(&self.lexemes, self.pos).map_err(|e| FieldError {
+        let mut t = Template::build(&self.lexemes).map_err(|e| FieldError {
             pos: e.pos,
             message: e.message,
         })?;

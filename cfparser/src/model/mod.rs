@@ -119,6 +119,9 @@ pub struct Config {
     pub environment: Vec<(String, Option<String>)>,
     pub queue_groups: Vec<QueueGroup>,
     pub milters: Vec<Milter>,
+    /// The options `-O` set, by canonical name, in the order given: they
+    /// replaced what the file said.
+    pub overridden: Vec<String>,
 }
 
 impl Config {
