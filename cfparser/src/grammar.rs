@@ -11,7 +11,7 @@ pub struct CfGrammar;
 /// What the admin should read for a rule the parser expected.
 fn describe(expected: &Rule) -> &'static str {
     match expected {
-        Rule::TAB => "a TAB",
+        Rule::TAB => "a TAB (the fields of an R line are separated by TABs)",
         Rule::EQ => "`=`",
         Rule::macro_name | Rule::long_name | Rule::short_name => "a macro or class name",
         Rule::version_level => "a version number (V10)",
@@ -33,7 +33,6 @@ fn describe(expected: &Rule) -> &'static str {
         Rule::ruleset_name => "a ruleset name",
         Rule::rule_lhs => "the left-hand side of the rule",
         Rule::rule_rhs => "the right-hand side of the rule",
-        Rule::rule_text => "rule text",
         Rule::env_name => "an environment variable name",
         Rule::file_name | Rule::quoted_name => "a file name",
         Rule::class_program | Rule::class_map | Rule::class_file => "a file, |program or map",
@@ -41,7 +40,6 @@ fn describe(expected: &Rule) -> &'static str {
         Rule::scanf_format => "a scanf format",
         Rule::template | Rule::text => "a value",
         Rule::EOI => "the end of the line",
-        Rule::cond_end => "`$.`",
         _ => "something else",
     }
 }

@@ -124,10 +124,43 @@ pub(crate) fn macro_name(pair: Pair<'_, Rule>) -> MacroName {
     }
 }
 
-fn inner_name(pair: Pair<'_, Rule>) -> MacroName {
-    match pair.into_inner().next() {
-        Some(name) => macro_name(name),
-        None => MacroName::new(""),
+/// `$` and one character: a metasymbol, a replacement, or `$$`.
+fn meta(text: &str) -> Lex {
+    match text.as_bytes().get(1).copied().unwrap_or(b'$') {
+        b'$' => Lex::Text("$".to_string()),
+        b'*' => Lex::Meta(Meta::MatchZeroOrMore),
+        b'+' => Lex::Meta(Meta::MatchOneOrMore),
+        b'-' => Lex::Meta(Meta::MatchOne),
+        b'@' => Lex::Meta(Meta::Host),
+        b'#' => Lex::Meta(Meta::Mailer),
+        b':' => Lex::Meta(Meta::User),
+        b'>' => Lex::Meta(Meta::Call),
+        b'[' => Lex::Meta(Meta::HostBegin),
+        b']' => Lex::Meta(Meta::HostEnd),
+        b'(' => Lex::Meta(Meta::LookupBegin),
+        b')' => Lex::Meta(Meta::LookupEnd),
+        b'|' => Lex::CondElse,
+        b'.' => Lex::CondEnd,
+        d => Lex::Replacement(d.wrapping_sub(b'0')),
+    }
+}
+
+/// `$x`, `$=x`, `$~x`, `$&x`, `$?x` (and the same with `{name}`).
+fn named(pair: Pair<'_, Rule>) -> Lex {
+    let mut kind = None;
+    let mut name = MacroName::new("");
+    for p in pair.into_inner() {
+        match p.as_rule() {
+            Rule::named_kind => kind = p.as_str().chars().next(),
+            _ => name = macro_name(p),
+        }
+    }
+    match kind {
+        Some('=') => Lex::Class(name),
+        Some('~') => Lex::NotClass(name),
+        Some('&') => Lex::Deferred(name),
+        Some('?') => Lex::CondIf(name),
+        _ => Lex::Macro(name),
     }
 }
 
@@ -160,29 +193,9 @@ fn push_lexemes<'a>(
                 continue;
             }
             Rule::escaped => Lex::Text(unescape(pair.as_str()).to_string()),
-            Rule::dollar_literal | Rule::dollar_eol => Lex::Text("$".to_string()),
-            Rule::match_zany => Lex::Meta(Meta::MatchZeroOrMore),
-            Rule::match_any => Lex::Meta(Meta::MatchOneOrMore),
-            Rule::match_one => Lex::Meta(Meta::MatchOne),
-            Rule::canon_host => Lex::Meta(Meta::Host),
-            Rule::canon_net => Lex::Meta(Meta::Mailer),
-            Rule::canon_user => Lex::Meta(Meta::User),
-            Rule::call_ruleset => Lex::Meta(Meta::Call),
-            Rule::host_begin => Lex::Meta(Meta::HostBegin),
-            Rule::host_end => Lex::Meta(Meta::HostEnd),
-            Rule::lookup_begin => Lex::Meta(Meta::LookupBegin),
-            Rule::lookup_end => Lex::Meta(Meta::LookupEnd),
-            Rule::cond_else => Lex::CondElse,
-            Rule::cond_end => Lex::CondEnd,
-            Rule::replacement => {
-                let digit = pair.as_str().as_bytes().get(1).copied().unwrap_or(b'0');
-                Lex::Replacement(digit.wrapping_sub(b'0'))
-            }
-            Rule::class_match => Lex::Class(inner_name(pair)),
-            Rule::class_nomatch => Lex::NotClass(inner_name(pair)),
-            Rule::deferred_macro => Lex::Deferred(inner_name(pair)),
-            Rule::cond_if => Lex::CondIf(inner_name(pair)),
-            Rule::macro_ref => Lex::Macro(inner_name(pair)),
+            Rule::dollar_eol => Lex::Text("$".to_string()),
+            Rule::meta => meta(pair.as_str()),
+            Rule::named => named(pair),
             Rule::bad_dollar => return Err(BadDollar { pos }),
             _ => Lex::Text(pair.as_str().to_string()),
         };

@@ -162,10 +162,7 @@ impl<'a> Loader<'a> {
             }
             let span = pair.as_span();
             let logical = LogicalLine::new(text, span.start(), span.end(), self.level >= 3);
-            self.line_number = self
-                .source
-                .location(self.source.file_offset(span.start()))
-                .line;
+            self.line_number = self.source.line_of(self.source.file_offset(span.start()));
             self.line = Some(logical);
             self.read_line();
         }
@@ -1027,26 +1024,9 @@ impl<'a> Loader<'a> {
             ));
         }
         for (line, message) in problems {
-            let loc = (line > 0).then(|| self.line_location(line));
+            let loc = (line > 0).then(|| self.source.line_location(line));
             self.diags.push(Diagnostic::error(loc, message));
         }
-    }
-
-    fn line_location(&self, line: usize) -> Location {
-        let mut loc = self.source.location(0);
-        // Walk to the line: offsets of line starts are in the source.
-        let text = &self.source.text;
-        let mut offset = 0;
-        for _ in 1..line {
-            match text[offset..].find('\n') {
-                Some(p) => offset += p + 1,
-                None => break,
-            }
-        }
-        if offset > 0 {
-            loc = self.source.location(self.source.file_offset(offset));
-        }
-        loc
     }
 
     /// `-O Name=Value`: each replaces what the file set for that option.

@@ -25,7 +25,12 @@ pub struct Source {
 
 impl Source {
     pub fn new(path: &Path, bytes: Vec<u8>) -> Source {
-        let text: String = bytes.iter().map(|&b| b as char).collect();
+        let text: String = if bytes.is_ascii() {
+            // The common case: a plain copy, no per-byte conversion.
+            String::from_utf8(bytes.clone()).unwrap_or_default()
+        } else {
+            bytes.iter().map(|&b| b as char).collect()
+        };
         let file_offsets = if text.len() == bytes.len() {
             None
         } else {
@@ -66,12 +71,23 @@ impl Source {
         }
     }
 
+    /// The location of the start of a 1-based line.
+    pub fn line_location(&self, line: usize) -> Location {
+        let index = line.saturating_sub(1).min(self.line_starts.len() - 1);
+        self.location(self.line_starts[index])
+    }
+
+    /// The 1-based line a file offset is on.
+    pub fn line_of(&self, file_offset: usize) -> usize {
+        match self.line_starts.binary_search(&file_offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
     /// The location of a file offset: line, byte column and the line itself.
     pub fn location(&self, file_offset: usize) -> Location {
-        let index = match self.line_starts.binary_search(&file_offset) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
+        let index = self.line_of(file_offset) - 1;
         let start = self.line_starts[index];
         let end = self.bytes[start..]
             .iter()
@@ -94,8 +110,10 @@ impl Source {
 #[derive(Debug)]
 pub struct LogicalLine {
     pub text: String,
-    /// For each byte of `text`, its offset in the file's `text`.
-    offsets: Vec<u32>,
+    /// For each byte of `text`, its offset in the file's `text`; `None`
+    /// when nothing was removed, so byte `i` is at `start + i`.
+    offsets: Option<Vec<u32>>,
+    start: usize,
     /// Where the line ends in the file's `text`, for errors at its end.
     end: usize,
 }
@@ -106,6 +124,16 @@ impl LogicalLine {
     /// inside a line is not a comment (sendmail's rule).
     pub fn new(source: &str, start: usize, end: usize, strip_comments: bool) -> LogicalLine {
         let raw = &source[start..end];
+        // Most lines have nothing to remove but trailing white space.
+        if !raw.contains(['#', '\\', '\r']) {
+            let text = raw.trim_end_matches(|c: char| c.is_ascii_whitespace());
+            return LogicalLine {
+                text: text.to_string(),
+                offsets: None,
+                start,
+                end,
+            };
+        }
         let mut text = String::with_capacity(raw.len());
         let mut offsets: Vec<u32> = Vec::with_capacity(raw.len());
         let mut chars = raw.char_indices().peekable();
@@ -154,14 +182,22 @@ impl LogicalLine {
             text.pop();
             offsets.pop();
         }
-        LogicalLine { text, offsets, end }
+        LogicalLine {
+            text,
+            offsets: Some(offsets),
+            start,
+            end,
+        }
     }
 
     /// The offset in the file's text of byte `pos` of this line.
     pub fn text_offset(&self, pos: usize) -> usize {
-        match self.offsets.get(pos) {
+        let Some(offsets) = &self.offsets else {
+            return (self.start + pos).min(self.end);
+        };
+        match offsets.get(pos) {
             Some(&o) => o as usize,
-            None => match self.offsets.last() {
+            None => match offsets.last() {
                 Some(&o) => (o as usize + 1).min(self.end),
                 None => self.end,
             },
