@@ -63,111 +63,25 @@ impl Loader<'_> {
         let Some((name, _, equates)) = self.equates(pair) else {
             return;
         };
-        let mut q = QueueGroup {
-            name,
-            path: None,
-            flags: String::new(),
-            nice: None,
-            interval: None,
-            runners: None,
-            recipients: None,
-            jobs: None,
-            line: self.line_number,
-        };
-        for e in &equates {
-            let r: Result<(), FieldError> = (|| {
-                match e.key {
-                    'P' => q.path = Some(e.plain()?),
-                    'F' => q.flags = e.plain()?,
-                    'N' => q.nice = Some(e.signed()?),
-                    'I' => q.interval = Some(e.duration(Unit::Minutes)?),
-                    'R' => q.runners = Some(e.number()?),
-                    'r' => q.recipients = Some(e.number()?),
-                    'J' => q.jobs = Some(e.number()?),
-                    _ => {
-                        return Err(FieldError {
-                            pos: e.key_pos,
-                            message: format!(
-                                "unknown queue group field `{}`: expected one of Path, Flags, Nice, Interval, Runners, recipients, Jobs",
-                                e.key_written
-                            ),
-                        });
-                    }
-                }
-                Ok(())
-            })();
-            if let Err(err) = r {
-                self.field_error(err);
-                return;
+        match QueueGroup::build(name, &equates, self.line_number) {
+            Ok(q) => {
+                self.config.queue_groups.retain(|x| x.name != q.name);
+                self.config.queue_groups.push(q);
             }
+            Err(e) => self.field_error(e),
         }
-        self.config.queue_groups.retain(|x| x.name != q.name);
-        self.config.queue_groups.push(q);
     }
 
     pub(super) fn milter(&mut self, pair: Pair<'_, Rule>) {
         let Some((name, pos, equates)) = self.equates(pair) else {
             return;
         };
-        let mut m = Milter {
-            name,
-            socket: String::new(),
-            flags: String::new(),
-            timeouts: Vec::new(),
-            line: self.line_number,
-        };
-        for e in &equates {
-            let r: Result<(), FieldError> = (|| {
-                match e.key {
-                    'S' => m.socket = e.plain()?,
-                    'F' => m.flags = e.plain()?,
-                    'T' => m.timeouts = milter_timeouts(e)?,
-                    _ => {
-                        return Err(FieldError {
-                            pos: e.key_pos,
-                            message: format!(
-                                "unknown milter field `{}`: expected S= (socket), F= (flags) or T= (timeouts)",
-                                e.key_written
-                            ),
-                        });
-                    }
-                }
-                Ok(())
-            })();
-            if let Err(err) = r {
-                self.field_error(err);
-                return;
+        match Milter::build(name, &equates, self.line_number, pos) {
+            Ok(m) => {
+                self.config.milters.retain(|x| x.name != m.name);
+                self.config.milters.push(m);
             }
+            Err(e) => self.field_error(e),
         }
-        if m.socket.is_empty() {
-            self.error(pos, format!("milter `{}` has no S= (socket)", m.name));
-            return;
-        }
-        self.config.milters.retain(|x| x.name != m.name);
-        self.config.milters.push(m);
     }
-}
-
-/// `T=C:10s;S:1m;R:1m;E:5m` (seconds when no unit is given).
-fn milter_timeouts(e: &Equate) -> Result<Vec<(char, std::time::Duration)>, FieldError> {
-    let v = e.plain()?;
-    let mut out = Vec::new();
-    for item in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some((k, d)) = item.split_once(':') else {
-            return Err(e.error(format!("T=: expected `letter:time`, found `{item}`")));
-        };
-        let k = k.trim();
-        let letter = match k {
-            "C" | "S" | "R" | "E" => k.chars().next().unwrap_or('C'),
-            _ => {
-                return Err(e.error(format!(
-                    "T=: unknown milter timeout `{k}`: expected C (connect), S (send), R (read) or E (end of message)"
-                )));
-            }
-        };
-        let d = options::value::parse_duration(d, Unit::Seconds)
-            .map_err(|x| e.error(format!("T=: {}", x.message)))?;
-        out.push((letter, d));
-    }
-    Ok(out)
 }

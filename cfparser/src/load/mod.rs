@@ -18,7 +18,7 @@ use crate::model::{
     Config, HeaderCondition, HeaderDef, MacroDef, Mailer, Milter, Origin, QueueGroup, Ruleset,
     SetOption, Version,
 };
-use crate::options::{self, Kind, Known, OptionValue, PortSide, Unit};
+use crate::options::{self, Kind, Known, OptionValue, PortSide};
 use crate::source::{LogicalLine, Source};
 use crate::template::{Piece, Template};
 use pest::Parser;

@@ -94,6 +94,17 @@ impl Equate {
         Ok(UserSpec { user, group })
     }
 
+    /// The error for a field the line type does not have.
+    pub fn unknown(&self, what: &str, expected: &str) -> FieldError {
+        FieldError {
+            pos: self.key_pos,
+            message: format!(
+                "unknown {what} field `{}`: expected {expected}",
+                self.key_written
+            ),
+        }
+    }
+
     pub fn error(&self, message: String) -> FieldError {
         FieldError {
             pos: self.pos,

@@ -132,13 +132,10 @@ impl Mailer {
                 'Q' => m.queue_group = Some(e.plain()?),
                 '/' => m.root = Some(e.plain()?),
                 _ => {
-                    return Err(FieldError {
-                        pos: e.key_pos,
-                        message: format!(
-                            "unknown mailer field `{}`: expected one of P, F, S, R, A, E, M, m, r, L, D, U, N, C, T, W, Q, /",
-                            e.key_written
-                        ),
-                    });
+                    return Err(e.unknown(
+                        "mailer",
+                        "one of P, F, S, R, A, E, M, m, r, L, D, U, N, C, T, W, Q, /",
+                    ));
                 }
             }
         }

@@ -4,6 +4,8 @@ pub mod class;
 pub mod equates;
 pub mod mailer;
 pub mod map;
+pub mod milter;
+pub mod queue_group;
 pub mod ruleset;
 
 use crate::lex::MacroName;
@@ -16,6 +18,8 @@ use std::time::Duration;
 pub use class::{Class, ClassSource};
 pub use mailer::Mailer;
 pub use map::{MapDecl, TextMap};
+pub use milter::Milter;
+pub use queue_group::QueueGroup;
 pub use ruleset::{Rule, Ruleset, Token};
 
 /// Where a setting came from.
@@ -64,33 +68,6 @@ pub struct HeaderDef {
     pub name: String,
     pub condition: Option<HeaderCondition>,
     pub value: Template,
-    pub line: usize,
-}
-
-/// A Q line: a queue group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueGroup {
-    pub name: String,
-    pub path: Option<String>,
-    pub flags: String,
-    pub nice: Option<i64>,
-    pub interval: Option<Duration>,
-    pub runners: Option<u64>,
-    pub recipients: Option<u64>,
-    pub jobs: Option<u64>,
-    pub line: usize,
-}
-
-/// An X line: a mail filter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Milter {
-    pub name: String,
-    /// S=: `inet:8891@localhost`, `unix:/path`, `local:/path`, `inet6:...`
-    pub socket: String,
-    /// F=: `R` reject or `T` tempfail when the filter is unavailable.
-    pub flags: String,
-    /// T=: `C:10s;S:1m;R:1m;E:5m` as (letter, duration) pairs.
-    pub timeouts: Vec<(char, Duration)>,
     pub line: usize,
 }
 
