@@ -151,9 +151,13 @@ fn class_files_are_read_at_load_with_their_format() {
         "lab.example",
         "other.example",
     ] {
-        assert!(w.contains(name), "class w lacks {name}: {:?}", w.words);
+        assert!(
+            w.contains(name),
+            "class w lacks {name}: {:?}",
+            w.words().collect::<Vec<_>>()
+        );
     }
-    assert_eq!(w.words.len(), 4);
+    assert_eq!(w.len(), 4);
 }
 
 #[test]

@@ -170,7 +170,7 @@ fn hand_written_lines_of_local_config() {
     let c = load(&generated("local-config")).config;
     // C lines
     assert!(c.class("MtadStatic").unwrap().contains("beta.example.com"));
-    assert_eq!(c.class("Z").unwrap().words.len(), 3);
+    assert_eq!(c.class("Z").unwrap().len(), 3);
     // F lines: optional missing files are silent; a program class ran.
     let scanf = c.class("MtadScanf").unwrap();
     assert!(
@@ -180,11 +180,7 @@ fn hand_written_lines_of_local_config() {
     assert!(
         matches!(&prog.sources[0], ClassSource::Program { command, .. } if command == "/bin/hostname")
     );
-    assert_eq!(
-        prog.words.len(),
-        1,
-        "the host name, read from /bin/hostname"
-    );
+    assert_eq!(prog.len(), 1, "the host name, read from /bin/hostname");
     // T line
     assert!(c.class("t").unwrap().contains("nobody"));
     // D line

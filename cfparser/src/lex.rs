@@ -145,16 +145,18 @@ fn meta(text: &str) -> Lex {
     }
 }
 
-/// `$x`, `$=x`, `$~x`, `$&x`, `$?x` (and the same with `{name}`).
-fn named(pair: Pair<'_, Rule>) -> Lex {
-    let mut kind = None;
-    let mut name = MacroName::new("");
-    for p in pair.into_inner() {
-        match p.as_rule() {
-            Rule::named_kind => kind = p.as_str().chars().next(),
-            _ => name = macro_name(p),
-        }
-    }
+/// `$x`, `$=x`, `$~x`, `$&x`, `$?x` (and the same with `{name}`), from
+/// the text the grammar matched.
+fn named(text: &str) -> Lex {
+    let rest = text.get(1..).unwrap_or("");
+    let (kind, rest) = match rest.chars().next() {
+        Some(k @ ('=' | '~' | '&' | '?')) if rest.len() > 1 => (Some(k), &rest[1..]),
+        _ => (None, rest),
+    };
+    let name = match rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+        Some(long) => MacroName::new(long),
+        None => MacroName::new(rest),
+    };
     match kind {
         Some('=') => Lex::Class(name),
         Some('~') => Lex::NotClass(name),
@@ -195,7 +197,7 @@ fn push_lexemes<'a>(
             Rule::escaped => Lex::Text(unescape(pair.as_str()).to_string()),
             Rule::dollar_eol => Lex::Text("$".to_string()),
             Rule::meta => meta(pair.as_str()),
-            Rule::named => named(pair),
+            Rule::named => named(pair.as_str()),
             Rule::bad_dollar => return Err(BadDollar { pos }),
             _ => Lex::Text(pair.as_str().to_string()),
         };
@@ -215,11 +217,14 @@ fn push_lexemes<'a>(
     Ok(())
 }
 
-/// `\n` is a newline, `\r` a carriage return, `\x` is `x`.
+/// `\n` newline, `\r` carriage return, `\f` form feed, `\b` backspace
+/// (sendmail's munchstring()); `\x` is `x`.
 fn unescape(escaped: &str) -> &str {
     match escaped {
         "\\n" => "\n",
         "\\r" => "\r",
+        "\\f" => "\x0c",
+        "\\b" => "\x08",
         other => other.get(1..).unwrap_or(""),
     }
 }

@@ -76,10 +76,19 @@ fn c_lines_with_macros_and_class_references() {
     let c = load("DMexample.org\nCwlocalhost mail.$M\nC{Other}a b\nCw$={Other} c\nCO @ % !\nC..\n");
     let w = c.class("w").unwrap();
     for word in ["localhost", "mail.example.org", "a", "b", "c"] {
-        assert!(w.contains(word), "{word} missing from {:?}", w.words);
+        assert!(
+            w.contains(word),
+            "{word} missing from {:?}",
+            w.words().collect::<Vec<_>>()
+        );
     }
-    assert_eq!(c.class("O").unwrap().words.len(), 3);
+    assert_eq!(c.class("O").unwrap().len(), 3);
     assert!(c.class(".").unwrap().contains("."));
+    // Membership ignores case; the first spelling is kept (as sendmail).
+    let c = load("C{Modes}s d D\nCwMail.Example\n");
+    let modes = c.class("Modes").unwrap();
+    assert_eq!(modes.words().collect::<Vec<_>>(), ["d", "s"]);
+    assert!(c.class("w").unwrap().contains("mail.EXAMPLE"));
 }
 
 #[test]
@@ -292,6 +301,18 @@ fn m_lines_every_equate() {
     // Long field names: only the first letter counts.
     let c = load("Mlong, Path=/bin/x, Flags=l, Argv=x $u\n");
     assert_eq!(c.mailer("long").unwrap().path, "/bin/x");
+    // sendmail's defaults for what is left out.
+    let c = load("Msmtp, P=[IPC], F=mL, A=TCP $h\nMcat, P=/bin/cat, A=cat $u\n");
+    let smtp = c.mailer("smtp").unwrap();
+    assert_eq!(smtp.eol, "\r\n", "no $u in argv: CRLF");
+    assert_eq!(smtp.line_limit, Some(990), "flag L without L=");
+    assert_eq!(smtp.max_recipients, Some(100));
+    assert_eq!(smtp.types.as_ref().unwrap().diagnostic, "smtp");
+    assert_eq!(
+        c.mailer("cat").unwrap().eol,
+        "\n",
+        "$u in argv: local delivery, LF"
+    );
     // A quoted value may hold a comma.
     let c = load("Mq, P=/bin/x, A=\"x, y\" $u\n");
     assert_eq!(c.mailer("q").unwrap().argv[0].to_string(), "x,");
@@ -465,6 +486,10 @@ fn refused_where_sendmail_misreads() {
     );
     let e = errors(b"S0\nR$* $?x foo\t$@ x\n");
     assert!(e.contains("t.cf:3:5: error: "), "{e}");
+    let e = errors(b"Mx, P=[TCP], A=TCP $h\n");
+    assert!(e.contains("P=[TCP] must be replaced by P=[IPC]"), "{e}");
+    let e = errors(b"Mx, P=[IPC], A=TCP\n");
+    assert!(e.contains("too few parameters"), "{e}");
     let e = errors(b"O MaxHopCount=\n");
     assert!(e.contains("expected a number"), "{e}");
     // Every error of the file is reported, not only the first.

@@ -30,7 +30,7 @@ pub fn summary(loaded: &Loaded) -> String {
     let classes: Vec<String> = c
         .classes
         .iter()
-        .map(|(name, class)| format!("{name}={}", class.words.len()))
+        .map(|(name, class)| format!("{name}={}", class.len()))
         .collect();
     let _ = writeln!(out, "  classes:      {}{}", c.classes.len(), list(&classes));
     let mailers: Vec<String> = c.mailers.iter().map(|m| m.name.clone()).collect();
@@ -70,7 +70,7 @@ pub fn summary(loaded: &Loaded) -> String {
         "  headers:      {}, precedences: {}, trusted users: {}, queue groups: {}, milters: {}",
         c.headers.len(),
         c.precedences.len(),
-        c.class("t").map_or(0, |t| t.words.len()),
+        c.class("t").map_or(0, |t| t.len()),
         c.queue_groups.len(),
         c.milters.len()
     );

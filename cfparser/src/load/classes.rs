@@ -67,7 +67,7 @@ impl Loader<'_> {
         let words = self.class_words(&lexemes);
         let line = self.line_number;
         let class = self.config.classes.entry(name).or_default();
-        class.words.extend(words);
+        class.extend(words);
         class.sources.push(ClassSource::Inline { line });
     }
 
@@ -98,7 +98,7 @@ impl Loader<'_> {
                         words.push(std::mem::take(&mut current));
                     }
                     if let Some(class) = self.config.classes.get(c) {
-                        words.extend(class.words.iter().cloned());
+                        words.extend(class.words().map(str::to_string));
                     }
                 }
                 other => {
@@ -198,7 +198,7 @@ impl Loader<'_> {
             Vec::new()
         };
         let class = self.config.classes.entry(name).or_default();
-        class.words.extend(words);
+        class.extend(words);
         class.sources.push(source);
     }
 
@@ -269,6 +269,8 @@ fn munch(t: Template) -> Template {
                         '\\' => match chars.next() {
                             Some('n') => out.push('\n'),
                             Some('r') => out.push('\r'),
+                            Some('f') => out.push('\x0c'),
+                            Some('b') => out.push('\x08'),
                             Some(x) => out.push(x),
                             None => {}
                         },

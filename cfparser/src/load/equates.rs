@@ -48,7 +48,10 @@ impl Loader<'_> {
             return;
         };
         match Mailer::build(&name, &equates, self.line_number, pos) {
-            Ok(m) => {
+            Ok((m, warnings)) => {
+                for w in warnings {
+                    self.warning(w.pos, w.message);
+                }
                 if let Some(old) = self.config.mailers.iter_mut().find(|x| x.name == m.name) {
                     *old = m;
                 } else {

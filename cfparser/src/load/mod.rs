@@ -96,6 +96,9 @@ struct Loader<'a> {
     current_ruleset: Option<u32>,
     ruleset_names: BTreeMap<String, u32>,
     next_named: u32,
+    /// The token separators for R lines, worked out again after each O or
+    /// D line (OperatorChars, or `$o`).
+    operators: Option<String>,
     /// The line being read, for positions.
     line: Option<LogicalLine>,
     line_number: usize,
@@ -125,6 +128,7 @@ impl<'a> Loader<'a> {
             current_ruleset: None,
             ruleset_names: BTreeMap::new(),
             next_named: MAX_RULESETS,
+            operators: None,
             line: None,
             line_number: 0,
         }
@@ -220,11 +224,17 @@ impl<'a> Loader<'a> {
         for pair in pairs {
             match pair.as_rule() {
                 Rule::version => self.version(pair),
-                Rule::macro_def => self.macro_def(pair),
+                Rule::macro_def => {
+                    self.operators = None;
+                    self.macro_def(pair)
+                }
                 Rule::class_def => self.class_def(pair),
                 Rule::trusted => self.trusted(pair),
                 Rule::file_class => self.file_class(pair),
-                Rule::option => self.option(pair),
+                Rule::option => {
+                    self.operators = None;
+                    self.option(pair)
+                }
                 Rule::header => self.header(pair),
                 Rule::precedence => self.precedence(pair),
                 Rule::map_decl => self.map_decl(pair),

@@ -103,7 +103,14 @@ impl Loader<'_> {
             self.error(0, "rule before any ruleset: an S line must come first");
             return;
         };
-        let operators = self.operator_chars();
+        let operators = match &self.operators {
+            Some(o) => o.clone(),
+            None => {
+                let o = self.operator_chars();
+                self.operators = Some(o.clone());
+                o
+            }
+        };
         let mut lhs = Vec::new();
         let mut rhs = Vec::new();
         let mut comment = String::new();

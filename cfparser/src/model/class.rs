@@ -1,7 +1,7 @@
 //! C and F lines: classes of words (op.txt 5.3), and reading file and
 //! program classes with sendmail's scanf formats.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -35,21 +35,53 @@ pub enum ClassSource {
 }
 
 /// One class: its words and where they came from.
+///
+/// As in sendmail, membership ignores ASCII case (`$=w` matches `Mail.Example`
+/// for `mail.example`), and a word keeps the spelling it was first given:
+/// `C{X}d D` holds one word, `d`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Class {
-    pub words: BTreeSet<String>,
+    /// Lower-cased word to the word as first written.
+    words: BTreeMap<String, String>,
     pub sources: Vec<ClassSource>,
 }
 
 impl Class {
     pub fn contains(&self, word: &str) -> bool {
-        self.words.contains(word)
+        self.words.contains_key(&word.to_ascii_lowercase())
+    }
+
+    pub fn insert(&mut self, word: &str) {
+        self.words
+            .entry(word.to_ascii_lowercase())
+            .or_insert_with(|| word.to_string());
     }
 
     /// Adds the white-space separated words of `text`.
     pub fn add_words(&mut self, text: &str) {
         for w in text.split_ascii_whitespace() {
-            self.words.insert(w.to_string());
+            self.insert(w);
+        }
+    }
+
+    /// The words, as first written.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.words.values().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+impl<S: AsRef<str>> Extend<S> for Class {
+    fn extend<I: IntoIterator<Item = S>>(&mut self, words: I) {
+        for w in words {
+            self.insert(w.as_ref());
         }
     }
 }
@@ -115,6 +147,11 @@ fn words_from(bytes: &[u8], format: &Scanf) -> Vec<String> {
     let text: String = bytes.iter().map(|&b| b as char).collect();
     let mut words = Vec::new();
     for line in text.lines() {
+        // Lines starting with `#` are comments whatever the format, as in
+        // sendmail's fileclass().
+        if line.starts_with('#') {
+            continue;
+        }
         if let Some(m) = format.scan(line) {
             words.extend(m.split_ascii_whitespace().map(str::to_string));
         }
@@ -358,6 +395,12 @@ mod tests {
             &Scanf::parse("%[^#]").unwrap(),
         );
         assert_eq!(words, vec!["lab.example", "localhost.localdomain", "other"]);
+        let words = words_from(b"# relay-domains\npartner.example\n", &Scanf::default());
+        assert_eq!(
+            words,
+            vec!["partner.example"],
+            "# lines are skipped even with %s"
+        );
     }
 
     #[test]

@@ -5,6 +5,12 @@ use crate::options::{Unit, UserSpec};
 use crate::template::{Piece, Template};
 use std::time::Duration;
 
+/// sendmail's DEFAULT_MAX_RCPT: recipients per message when r= is not set.
+pub const DEFAULT_MAX_RECIPIENTS: u64 = 100;
+
+/// sendmail's SMTPLINELIM: the line limit of a mailer with flag L and no L=.
+pub const SMTP_LINE_LIMIT: u64 = 990;
+
 /// The rulesets a mailer applies: `S=EnvFromL/HdrFromL` names one for the
 /// envelope and one for headers; `S=11` one for both.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,17 +74,20 @@ impl Mailer {
         self.flags.contains(f)
     }
 
-    /// True for the built-in SMTP client (`P=[IPC]` or `P=[TCP]`).
+    /// True for the built-in SMTP client (`P=[IPC]`).
     pub fn is_ipc(&self) -> bool {
-        self.path == "[IPC]" || self.path == "[TCP]"
+        self.path == "[IPC]"
     }
 
+    /// Builds a mailer and fills in what sendmail's makemailer() fills in
+    /// when a field is left out. Returns the mailer and the warnings
+    /// sendmail would print for it.
     pub(crate) fn build(
         name: &str,
         equates: &[Equate],
         line: usize,
         name_pos: usize,
-    ) -> Result<Mailer, FieldError> {
+    ) -> Result<(Mailer, Vec<FieldError>), FieldError> {
         let mut m = Mailer {
             name: name.to_string(),
             path: String::new(),
@@ -102,6 +111,7 @@ impl Mailer {
             line,
         };
         let mut have_path = false;
+        let mut have_eol = false;
         for e in equates {
             match e.key {
                 'P' => {
@@ -118,7 +128,10 @@ impl Mailer {
                 'S' => m.sender_rulesets = Some(ruleset_pair(e)?),
                 'R' => m.recipient_rulesets = Some(ruleset_pair(e)?),
                 'A' => m.argv = split_argv(&e.template()?),
-                'E' => m.eol = e.plain_untrimmed(),
+                'E' => {
+                    m.eol = e.plain_untrimmed();
+                    have_eol = true;
+                }
                 'M' => m.max_size = Some(e.number()?),
                 'm' => m.max_messages = Some(e.number()?),
                 'r' => m.max_recipients = Some(e.number()?),
@@ -151,7 +164,55 @@ impl Mailer {
                 message: format!("mailer `{name}` has no A= (argument vector)"),
             });
         }
-        Ok(m)
+        let error = |message: String| FieldError {
+            pos: name_pos,
+            message,
+        };
+        let mut warnings = Vec::new();
+        let first = m.argv[0].to_string();
+        match m.path.as_str() {
+            "[TCP]" => {
+                return Err(error(format!(
+                    "mailer `{name}`: P=[TCP] must be replaced by P=[IPC]"
+                )));
+            }
+            "[IPC]" => {
+                if m.argv.len() < 2 {
+                    return Err(error(format!(
+                        "mailer `{name}`: P=[IPC] needs A=TCP $h (too few parameters)"
+                    )));
+                }
+                if first != "TCP" && first != "FILE" {
+                    warnings.push(error(format!(
+                        "mailer `{name}`: the first argument of an [IPC] mailer must be TCP or FILE"
+                    )));
+                }
+                let diagnostic = if first == "FILE" { "x-unix" } else { "smtp" };
+                m.types.get_or_insert_with(|| MailerTypes {
+                    mta: "dns".into(),
+                    address: "rfc822".into(),
+                    diagnostic: diagnostic.into(),
+                });
+            }
+            "[FILE]" if m.argv.len() != 2 || first != "FILE" => {
+                return Err(error(format!(
+                    "mailer `{name}`: a [FILE] mailer takes A=FILE and a file name"
+                )));
+            }
+            _ => {}
+        }
+        // sendmail's defaults: 100 recipients per message; a line limit of
+        // 990 with the L flag; lines end in CRLF unless the mailer is
+        // handed a single user ($u in its argv), which means local delivery.
+        m.max_recipients.get_or_insert(DEFAULT_MAX_RECIPIENTS);
+        if m.has_flag('L') && m.line_limit.is_none() {
+            m.line_limit = Some(SMTP_LINE_LIMIT);
+        }
+        if !have_eol {
+            let takes_user = m.argv.iter().any(|a| a.macros().iter().any(|n| n.0 == "u"));
+            m.eol = if takes_user { "\n" } else { "\r\n" }.into();
+        }
+        Ok((m, warnings))
     }
 }
 

@@ -1,0 +1,182 @@
+//! What mtad reads is what sendmail reads, asked of the real sendmail 8.17
+//! in address test mode: every ruleset of the generated configs (and the
+//! shared fixtures), dumped with `=S`, token for token against cfparser's
+//! token lists; and every class, listed with `$=X`, word for word.
+//!
+//! Needs the reference sendmail that ../shared/tools/install-sendmail-ref
+//! unpacks under /opt/ref (never the system MTA) and root for its private
+//! namespace (../shared/tools/sm-bt); where either is missing the test says
+//! so and passes.
+
+use cfparser::model::{ClassSource, Token};
+use mtad_e2e::{generated_configs, load, shared_fixtures, workspace};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const SENDMAIL: &str = "/opt/ref/sendmail/usr/libexec/sendmail/sendmail";
+
+fn sm_bt() -> Option<PathBuf> {
+    let tool = workspace().join("../shared/tools/sm-bt");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !Path::new(SENDMAIL).exists() || !tool.exists() || !root {
+        eprintln!(
+            "SKIPPED: needs root, ../shared/tools/sm-bt and the reference sendmail in /opt/ref (../shared/tools/install-sendmail-ref)"
+        );
+        return None;
+    }
+    Some(tool)
+}
+
+/// How sendmail -bt prints a rule (`=S`): tokens joined by spaces, both
+/// sides followed by a space, the sides separated by two TABs.
+fn shown(lhs: &[Token], rhs: &[Token]) -> String {
+    let side = |t: &[Token]| t.iter().map(|x| format!("{x} ")).collect::<String>();
+    format!("R{}\t\t{}", side(lhs), side(rhs))
+}
+
+/// Rules with `$x` macros are expanded by sendmail when it reads them and
+/// by mtad when it uses them; they cannot be compared as text.
+fn comparable(t: &[Token]) -> bool {
+    !t.iter().any(|x| matches!(x, Token::Macro(_)))
+}
+
+/// Runs sendmail -bt on `cf` with one command per line of `input`, and
+/// returns the lines of each answer (one more than there are commands: the
+/// final prompt's).
+fn ask_sendmail(tool: &Path, cf: &Path, input: &str) -> Vec<Vec<String>> {
+    let mut child = Command::new(tool)
+        .arg(cf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run sm-bt");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // sendmail prints "> " before it reads each line; what follows, up to
+    // the next prompt, is the answer (a rule's text may hold "> " too, but
+    // never at the start of a line).
+    let mut answers: Vec<Vec<String>> = Vec::new();
+    for mut line in text.lines() {
+        while let Some(rest) = line
+            .strip_prefix("> ")
+            .or_else(|| (line == ">").then_some(""))
+        {
+            answers.push(Vec::new());
+            line = rest;
+        }
+        if let Some(a) = answers.last_mut() {
+            if !line.is_empty() {
+                a.push(line.to_string());
+            }
+        }
+    }
+    assert_eq!(
+        answers.len(),
+        input.lines().count() + 1,
+        "{}: one answer per command",
+        cf.display()
+    );
+    answers
+}
+
+fn compare_rules(cf: &Path, tool: &Path) -> usize {
+    let config = load(cf).config;
+    let names: Vec<String> = config
+        .rulesets
+        .values()
+        .map(|r| r.name.clone().unwrap_or_else(|| r.number.to_string()))
+        .collect();
+    let input: String = names.iter().map(|n| format!("=S{n}\n")).collect();
+    let answers = ask_sendmail(tool, cf, &input);
+    let mut compared = 0;
+    for ((name, answer), rs) in names.iter().zip(&answers).zip(config.rulesets.values()) {
+        let theirs: Vec<&String> = answer.iter().filter(|l| l.starts_with('R')).collect();
+        assert_eq!(
+            theirs.len(),
+            rs.rules.len(),
+            "{}: ruleset {name}: sendmail has {} rules, mtad {}",
+            cf.display(),
+            theirs.len(),
+            rs.rules.len()
+        );
+        for (theirs, rule) in theirs.iter().zip(&rs.rules) {
+            if !comparable(&rule.lhs) || !comparable(&rule.rhs) {
+                continue;
+            }
+            assert_eq!(
+                &shown(&rule.lhs, &rule.rhs),
+                *theirs,
+                "{} line {}: ruleset {name}",
+                cf.display(),
+                rule.line
+            );
+            compared += 1;
+        }
+    }
+    compared
+}
+
+/// The classes a config defines itself: not sendmail's own one-letter
+/// lower-case classes (w, k, m, t, e, ... which it fills from the host), and
+/// not those filled by a program (it runs in sendmail's namespace).
+fn compare_classes(cf: &Path, tool: &Path) -> usize {
+    let config = load(cf).config;
+    let names: Vec<_> = config
+        .classes
+        .iter()
+        .filter(|(name, class)| {
+            !(name.0.len() == 1 && name.0.chars().all(|c| c.is_ascii_lowercase()))
+                && !class
+                    .sources
+                    .iter()
+                    .any(|s| matches!(s, ClassSource::Program { .. } | ClassSource::Map { .. }))
+        })
+        .collect();
+    let input: String = names.iter().map(|(n, _)| format!("$={n}\n")).collect();
+    let answers = ask_sendmail(tool, cf, &input);
+    for ((name, class), theirs) in names.iter().zip(&answers) {
+        let theirs: BTreeSet<&str> = theirs.iter().map(String::as_str).collect();
+        let ours: BTreeSet<&str> = class.words().collect();
+        assert_eq!(ours, theirs, "{}: class {name}", cf.display());
+    }
+    names.len()
+}
+
+fn oracle_configs() -> Vec<PathBuf> {
+    let mut configs: Vec<PathBuf> = generated_configs().to_vec();
+    if let Some(dir) = shared_fixtures() {
+        configs.push(dir.join("debian-like.cf"));
+        configs.push(dir.join("hardened.cf"));
+    }
+    configs.push(workspace().join("etc/sendmail.cf"));
+    configs
+}
+
+#[test]
+fn every_rule_tokenizes_as_in_sendmail() {
+    let Some(tool) = sm_bt() else { return };
+    let total: usize = oracle_configs()
+        .iter()
+        .map(|cf| compare_rules(cf, &tool))
+        .sum();
+    assert!(total > 3000, "compared only {total} rules");
+    eprintln!("{total} rules compared with sendmail's own reading");
+}
+
+#[test]
+fn every_class_holds_what_sendmail_holds() {
+    let Some(tool) = sm_bt() else { return };
+    let total: usize = oracle_configs()
+        .iter()
+        .map(|cf| compare_classes(cf, &tool))
+        .sum();
+    assert!(total > 50, "compared only {total} classes");
+    eprintln!("{total} classes compared with sendmail's own reading");
+}
