@@ -71,10 +71,10 @@ fn ask_sendmail(tool: &Path, cf: &Path, input: &str) -> Vec<Vec<String>> {
             answers.push(Vec::new());
             line = rest;
         }
-        if let Some(a) = answers.last_mut() {
-            if !line.is_empty() {
-                a.push(line.to_string());
-            }
+        if let Some(a) = answers.last_mut()
+            && !line.is_empty()
+        {
+            a.push(line.to_string());
         }
     }
     assert_eq!(
