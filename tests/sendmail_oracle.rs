@@ -132,11 +132,12 @@ fn compare_classes(cf: &Path, tool: &Path) -> usize {
         .classes
         .iter()
         .filter(|(name, class)| {
-            !(name.0.len() == 1 && name.0.chars().all(|c| c.is_ascii_lowercase()))
-                && !class
-                    .sources
-                    .iter()
-                    .any(|s| matches!(s, ClassSource::Program { .. } | ClassSource::Map { .. }))
+            let sendmails_own = name.0.len() == 1 && name.0.chars().all(|c| c.is_ascii_lowercase());
+            let from_elsewhere = class
+                .sources
+                .iter()
+                .any(|s| matches!(s, ClassSource::Program { .. } | ClassSource::Map { .. }));
+            !sendmails_own && !from_elsewhere
         })
         .collect();
     let input: String = names.iter().map(|(n, _)| format!("$={n}\n")).collect();
