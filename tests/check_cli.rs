@@ -32,7 +32,10 @@ fn summary_counts_what_was_loaded() {
     );
     assert!(stdout.contains("options:      4 set"), "{stdout}");
     assert!(stdout.contains("classes:      1 (w=2)"), "{stdout}");
-    assert!(stdout.contains("mailers:      1 (local)"), "{stdout}");
+    assert!(
+        stdout.contains("mailers:      4 (prog, *file*, *include*, local)"),
+        "sendmail's built-in mailers come first: {stdout}"
+    );
     assert!(stdout.contains("rulesets:     1 with 1 rules"), "{stdout}");
     assert!(
         stdout.contains("listeners:    2 (MTA *:smtp, MSA *:587)"),

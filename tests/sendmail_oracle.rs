@@ -1,14 +1,17 @@
 //! What mtad reads is what sendmail reads, asked of the real sendmail 8.17
 //! in address test mode: every ruleset of the generated configs (and the
 //! shared fixtures), dumped with `=S`, token for token against cfparser's
-//! token lists; and every class, listed with `$=X`, word for word.
+//! token lists; every class, listed with `$=X`, word for word; and every
+//! mailer, as `=M` prints it.
 //!
 //! Needs the reference sendmail that ../shared/tools/install-sendmail-ref
 //! unpacks under /opt/ref (never the system MTA) and root for its private
 //! namespace (../shared/tools/sm-bt); where either is missing the test says
 //! so and passes.
 
-use cfparser::model::{ClassSource, Token};
+use cfparser::Config;
+use cfparser::model::mailer::RulesetPair;
+use cfparser::model::{ClassSource, Mailer, Token};
 use mtad_e2e::{generated_configs, load, shared_fixtures, workspace};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -150,6 +153,104 @@ fn compare_classes(cf: &Path, tool: &Path) -> usize {
     names.len()
 }
 
+/// A mailer as sendmail's printmailer() shows it (`=M`), from our model;
+/// U= is left out (sendmail shows the uid it looked up).
+fn mailer_line(c: &Config, m: &Mailer) -> String {
+    let rulesets = |p: &Option<RulesetPair>| {
+        let name = |r: &str| match r.parse::<u32>() {
+            Ok(n) => c
+                .rulesets
+                .get(&n)
+                .and_then(|rs| rs.name.clone())
+                .unwrap_or_else(|| r.to_string()),
+            Err(_) => r.to_string(),
+        };
+        match p {
+            Some(p) => {
+                let e = name(&p.envelope);
+                let h = p.header.as_deref().map_or_else(|| e.clone(), name);
+                format!("{e}/{h}")
+            }
+            None => {
+                let zero = name("0");
+                format!("{zero}/{zero}")
+            }
+        }
+    };
+    let mut flags: Vec<char> = m.flags.chars().collect();
+    flags.sort();
+    let flags: String = flags.into_iter().collect();
+    let eol = m.eol.replace('\r', "\\r").replace('\n', "\\n");
+    let charset = m
+        .charset
+        .as_ref()
+        .map(|c| format!(" C={c}"))
+        .unwrap_or_default();
+    let types = m.types.as_ref().map_or_else(
+        || "<undefined>/<undefined>/<undefined>".to_string(),
+        |t| format!("{}/{}/{}", t.mta, t.address, t.diagnostic),
+    );
+    let argv: Vec<String> = m.argv.iter().map(|a| a.to_string()).collect();
+    format!(
+        "P={} S={} R={} M={} F={flags} L={} E={eol}{charset} T={types} r={} A={}",
+        m.path,
+        rulesets(&m.sender_rulesets),
+        rulesets(&m.recipient_rulesets),
+        m.max_size.unwrap_or(0),
+        m.line_limit.unwrap_or(0),
+        m.max_recipients.unwrap_or(0),
+        argv.join(" ")
+    )
+}
+
+fn compare_mailers(cf: &Path, tool: &Path) -> usize {
+    let config = load(cf).config;
+    let answers = ask_sendmail(tool, cf, "=M\n");
+    let mut compared = 0;
+    for line in &answers[0] {
+        // mailer 3 (local): P=... U=-1:-1 F=...
+        let Some((head, rest)) = line.split_once("): ") else {
+            continue;
+        };
+        let name = head.rsplit('(').next().unwrap_or("");
+        // Mailers keep sendmail's numbering: the built-in ones first.
+        let number: usize = head
+            .trim_start_matches("mailer ")
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("mailer number");
+        assert_eq!(
+            config.mailers.get(number).map(|m| m.name.as_str()),
+            Some(name),
+            "{}: mailer number {number}",
+            cf.display()
+        );
+        let m = config
+            .mailer(name)
+            .unwrap_or_else(|| panic!("{}: sendmail has mailer {name}, mtad not", cf.display()));
+        let theirs: String = rest
+            .split(' ')
+            .filter(|w| !w.starts_with("U="))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            mailer_line(&config, m),
+            theirs,
+            "{}: mailer {name}",
+            cf.display()
+        );
+        compared += 1;
+    }
+    assert_eq!(
+        compared,
+        config.mailers.len(),
+        "{}: every mailer",
+        cf.display()
+    );
+    compared
+}
+
 fn oracle_configs() -> Vec<PathBuf> {
     let mut configs: Vec<PathBuf> = generated_configs().to_vec();
     if let Some(dir) = shared_fixtures() {
@@ -169,6 +270,17 @@ fn every_rule_tokenizes_as_in_sendmail() {
         .sum();
     assert!(total > 3000, "compared only {total} rules");
     eprintln!("{total} rules compared with sendmail's own reading");
+}
+
+#[test]
+fn every_mailer_reads_as_in_sendmail() {
+    let Some(tool) = sm_bt() else { return };
+    let total: usize = oracle_configs()
+        .iter()
+        .map(|cf| compare_mailers(cf, &tool))
+        .sum();
+    assert!(total > 100, "compared only {total} mailers");
+    eprintln!("{total} mailers compared with sendmail's own reading");
 }
 
 #[test]

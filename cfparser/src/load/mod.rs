@@ -108,6 +108,7 @@ impl<'a> Loader<'a> {
     fn new(source: &'a Source, opts: &'a LoadOptions) -> Self {
         let mut config = Config {
             path: source.path.clone(),
+            mailers: crate::model::mailer::builtins(),
             ..Config::default()
         };
         for (name, value) in &opts.predefined {
@@ -177,6 +178,13 @@ impl<'a> Loader<'a> {
             self.read_line();
         }
         self.line = None;
+        // As sendmail does once the config is read: the prog and *file*
+        // mailers take one recipient at a time, whatever their F= says.
+        for m in self.config.mailers.iter_mut() {
+            if m.name == "prog" || m.name == "*file*" {
+                m.flags.retain(|c| c != 'm');
+            }
+        }
         self.check_references();
         self.apply_overrides();
     }

@@ -5,6 +5,56 @@ use crate::options::{Unit, UserSpec};
 use crate::template::{Piece, Template};
 use std::time::Duration;
 
+/// The mailers sendmail defines before it reads the config (conf.c's
+/// setupmailers()): `prog` for `|program` recipients, `*file*` for
+/// `/file` recipients and `*include*` for `:include:` lists. A config's
+/// own M line of the same name replaces one, in its place.
+pub fn builtins() -> Vec<Mailer> {
+    let builtin = |name: &str, path: &str, flags: &str, types: Option<[&str; 3]>, argv: &[&str]| {
+        let argv = argv
+            .iter()
+            .map(|a| match a.strip_prefix('$') {
+                Some(m) => Template {
+                    pieces: vec![Piece::Macro(crate::lex::MacroName::new(m))],
+                },
+                None => Template::text(a),
+            })
+            .collect();
+        Mailer {
+            name: name.to_string(),
+            path: path.to_string(),
+            flags: flags.to_string(),
+            sender_rulesets: None,
+            recipient_rulesets: None,
+            argv,
+            eol: "\n".into(),
+            max_size: None,
+            max_messages: None,
+            max_recipients: Some(DEFAULT_MAX_RECIPIENTS),
+            line_limit: None,
+            directories: Vec::new(),
+            user: None,
+            nice: None,
+            charset: None,
+            types: types.map(|[mta, address, diagnostic]| MailerTypes {
+                mta: mta.into(),
+                address: address.into(),
+                diagnostic: diagnostic.into(),
+            }),
+            wait: None,
+            queue_group: None,
+            root: None,
+            line: 0,
+        }
+    };
+    let unix = Some(["X-Unix", "X-Unix", "X-Unix"]);
+    vec![
+        builtin("prog", "/bin/sh", "lsouDq9", unix, &["sh", "-c", "$u"]),
+        builtin("*file*", "[FILE]", "lsDFMPEouq9", unix, &["FILE", "$u"]),
+        builtin("*include*", "/dev/null", "su", None, &["INCLUDE", "$u"]),
+    ]
+}
+
 /// sendmail's DEFAULT_MAX_RCPT: recipients per message when r= is not set.
 pub const DEFAULT_MAX_RECIPIENTS: u64 = 100;
 
@@ -141,7 +191,7 @@ impl Mailer {
                 'N' => m.nice = Some(e.signed()?),
                 'C' => m.charset = Some(e.plain()?),
                 'T' => m.types = Some(types(e)?),
-                'W' => m.wait = Some(e.duration(Unit::Minutes)?),
+                'W' => m.wait = Some(e.duration(Unit::Seconds)?),
                 'Q' => m.queue_group = Some(e.plain()?),
                 '/' => m.root = Some(e.plain()?),
                 _ => {
@@ -249,25 +299,28 @@ fn ruleset_pair(e: &Equate) -> Result<RulesetPair, FieldError> {
     Ok(RulesetPair { envelope, header })
 }
 
+/// `T=mta/address/diagnostic`; a part left out or empty takes sendmail's
+/// default (dns, rfc822, smtp).
 fn types(e: &Equate) -> Result<MailerTypes, FieldError> {
     let v = e.plain()?;
     let parts: Vec<&str> = v.split('/').map(str::trim).collect();
-    match parts.as_slice() {
-        [mta, address, diagnostic] => Ok(MailerTypes {
-            mta: mta.to_string(),
-            address: address.to_string(),
-            diagnostic: diagnostic.to_string(),
-        }),
-        [mta, address] => Ok(MailerTypes {
-            mta: mta.to_string(),
-            address: address.to_string(),
-            diagnostic: String::new(),
-        }),
-        _ => Err(e.error(format!(
+    if parts.len() > 3 {
+        return Err(e.error(format!(
             "`{}=`: expected MTA-type/address-type/diagnostic-type, found `{v}`",
             e.key_written
-        ))),
+        )));
     }
+    let part = |i: usize, default: &str| {
+        parts
+            .get(i)
+            .filter(|p| !p.is_empty())
+            .map_or_else(|| default.to_string(), |p| p.to_string())
+    };
+    Ok(MailerTypes {
+        mta: part(0, "dns"),
+        address: part(1, "rfc822"),
+        diagnostic: part(2, "smtp"),
+    })
 }
 
 /// Splits a template into words at white space in its text, as sendmail's
