@@ -1,8 +1,9 @@
 //! What mtad reads is what sendmail reads, asked of the real sendmail 8.17
 //! in address test mode: every ruleset of the generated configs (and the
 //! shared fixtures), dumped with `=S`, token for token against cfparser's
-//! token lists; every class, listed with `$=X`, word for word; and every
-//! mailer, as `=M` prints it.
+//! token lists; every class, listed with `$=X`, word for word; every
+//! mailer, as `=M` prints it; every macro a D line defines, as `$x` prints
+//! it.
 //!
 //! Needs the reference sendmail that ../shared/tools/install-sendmail-ref
 //! unpacks under /opt/ref (never the system MTA) and root for its private
@@ -251,6 +252,26 @@ fn compare_mailers(cf: &Path, tool: &Path) -> usize {
     compared
 }
 
+/// Macros defined by D lines with plain values (a value with macros in it
+/// is printed by sendmail in its internal form).
+fn compare_macros(cf: &Path, tool: &Path) -> usize {
+    let config = load(cf).config;
+    let plain: Vec<_> = config
+        .macros
+        .iter()
+        .filter(|(_, m)| m.value.is_plain())
+        .collect();
+    let input: String = plain.iter().map(|(n, _)| format!("${n}\n")).collect();
+    let answers = ask_sendmail(tool, cf, &input);
+    for ((name, def), theirs) in plain.iter().zip(&answers) {
+        let ours = def.value.to_string();
+        let theirs = theirs.first().map_or("", String::as_str);
+        // An empty macro (DS) prints as nothing at all.
+        assert_eq!(ours, theirs, "{}: macro {name}", cf.display());
+    }
+    plain.len()
+}
+
 fn oracle_configs() -> Vec<PathBuf> {
     let mut configs: Vec<PathBuf> = generated_configs().to_vec();
     if let Some(dir) = shared_fixtures() {
@@ -281,6 +302,17 @@ fn every_mailer_reads_as_in_sendmail() {
         .sum();
     assert!(total > 100, "compared only {total} mailers");
     eprintln!("{total} mailers compared with sendmail's own reading");
+}
+
+#[test]
+fn every_macro_holds_what_sendmail_holds() {
+    let Some(tool) = sm_bt() else { return };
+    let total: usize = oracle_configs()
+        .iter()
+        .map(|cf| compare_macros(cf, &tool))
+        .sum();
+    assert!(total > 30, "compared only {total} macros");
+    eprintln!("{total} macros compared with sendmail's own reading");
 }
 
 #[test]
