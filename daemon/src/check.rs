@@ -26,7 +26,12 @@ pub fn summary(loaded: &Loaded) -> String {
         c.options.len() + c.daemon_ports.len() + c.client_ports.len(),
         overridden(c)
     );
-    let _ = writeln!(out, "  macros:       {} defined", c.macros.len());
+    let from_file = c.macros.values().filter(|m| m.line > 0).count();
+    let _ = writeln!(
+        out,
+        "  macros:       {} defined ({from_file} by D lines)",
+        c.macros.len()
+    );
     let classes: Vec<String> = c
         .classes
         .iter()

@@ -2,43 +2,42 @@
 
 mod check;
 mod cli;
+mod identity;
 
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let opts = cfparser::LoadOptions {
         overrides: cli.options.clone(),
+        predefined: identity::predefined_macros(&identity::host_name()),
         ..cfparser::LoadOptions::default()
     };
-    let result = cfparser::load_file(&cli.config, &opts);
-    if cli.check {
-        return match result {
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    eprintln!("{w}");
-                }
-                println!("{}", check::summary(&loaded));
-                ExitCode::SUCCESS
-            }
-            Err(errors) => {
-                eprintln!("{}", check::failure(&errors));
-                ExitCode::from(1)
-            }
-        };
-    }
-    match result {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                eprintln!("{w}");
-            }
-            eprintln!("mtad: the daemon itself is not built yet; use --check to test a config");
-            ExitCode::from(2)
-        }
+    let loaded = match cfparser::load_file(&cli.config, &opts) {
+        Ok(loaded) => loaded,
         Err(errors) => {
-            eprintln!("{}", check::failure(&errors));
-            ExitCode::from(1)
+            say(&mut std::io::stderr(), &check::failure(&errors));
+            return ExitCode::from(1);
         }
+    };
+    for w in &loaded.warnings {
+        say(&mut std::io::stderr(), &w.to_string());
     }
+    if cli.check {
+        say(&mut std::io::stdout(), &check::summary(&loaded));
+        return ExitCode::SUCCESS;
+    }
+    say(
+        &mut std::io::stderr(),
+        "mtad: the daemon itself is not built yet; use --check to test a config",
+    );
+    ExitCode::from(2)
+}
+
+/// Writes a line; a closed pipe (`mtad --check | head`) is not worth a
+/// panic.
+fn say(out: &mut impl Write, text: &str) {
+    let _ = writeln!(out, "{text}");
 }
