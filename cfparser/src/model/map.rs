@@ -186,6 +186,24 @@ mod tests {
     }
 
     #[test]
+    fn a_hash_map_reads_its_text_source_not_the_db() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("access");
+        std::fs::write(&source, "Connect:192.0.2.1 REJECT\n").unwrap();
+        std::fs::write(dir.path().join("access.db"), b"\0\x06\x15\x61 not text").unwrap();
+        let m = MapDecl::new("access", "hash", &format!("-o {}.db", source.display()), 1);
+        let map = m.load_source().unwrap();
+        assert_eq!(map.get("CONNECT:192.0.2.1"), Some("REJECT"));
+        let f = MapDecl::new("x", "hash", &format!("-f {}", source.display()), 1);
+        assert_eq!(
+            f.load_source().unwrap().get("connect:192.0.2.1"),
+            None,
+            "-f keeps case"
+        );
+        assert!(MapDecl::new("h", "host", "", 1).load_source().is_err());
+    }
+
+    #[test]
     fn reads_makemap_text() {
         let m = TextMap::parse(
             b"# access\nConnect:127.0.0.1\tRELAY\n\nFrom:Spam@Example.COM  REJECT\nfrom:spam@example.com OK\nbare\n",

@@ -9,7 +9,7 @@ pub mod queue_group;
 pub mod ruleset;
 
 use crate::lex::MacroName;
-use crate::options::{self, Known, OptionValue, PortOptions, PrivacyFlags};
+use crate::options::{self, OptionValue, PortOptions, PrivacyFlags};
 use crate::template::Template;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -179,13 +179,5 @@ impl Config {
     /// The number of rules in all rulesets.
     pub fn rule_count(&self) -> usize {
         self.rulesets.values().map(|r| r.rules.len()).sum()
-    }
-
-    /// True if `name` is a known option name (sendmail's or mtad's).
-    pub fn is_known_option(name: &str) -> bool {
-        matches!(
-            options::lookup(name),
-            Some(Known::Option(_) | Known::Timeout(_))
-        )
     }
 }
