@@ -282,46 +282,31 @@ fn oracle_configs() -> Vec<PathBuf> {
     configs
 }
 
+/// Runs one comparison over every oracle config; `at_least` guards against
+/// a comparison that silently compares nothing.
+fn check_all(what: &str, at_least: usize, compare: fn(&Path, &Path) -> usize) {
+    let Some(tool) = sm_bt() else { return };
+    let total: usize = oracle_configs().iter().map(|cf| compare(cf, &tool)).sum();
+    assert!(total > at_least, "compared only {total} {what}");
+    eprintln!("{total} {what} compared with sendmail's own reading");
+}
+
 #[test]
 fn every_rule_tokenizes_as_in_sendmail() {
-    let Some(tool) = sm_bt() else { return };
-    let total: usize = oracle_configs()
-        .iter()
-        .map(|cf| compare_rules(cf, &tool))
-        .sum();
-    assert!(total > 3000, "compared only {total} rules");
-    eprintln!("{total} rules compared with sendmail's own reading");
+    check_all("rules", 3000, compare_rules);
 }
 
 #[test]
 fn every_mailer_reads_as_in_sendmail() {
-    let Some(tool) = sm_bt() else { return };
-    let total: usize = oracle_configs()
-        .iter()
-        .map(|cf| compare_mailers(cf, &tool))
-        .sum();
-    assert!(total > 100, "compared only {total} mailers");
-    eprintln!("{total} mailers compared with sendmail's own reading");
+    check_all("mailers", 100, compare_mailers);
 }
 
 #[test]
 fn every_macro_holds_what_sendmail_holds() {
-    let Some(tool) = sm_bt() else { return };
-    let total: usize = oracle_configs()
-        .iter()
-        .map(|cf| compare_macros(cf, &tool))
-        .sum();
-    assert!(total > 30, "compared only {total} macros");
-    eprintln!("{total} macros compared with sendmail's own reading");
+    check_all("macros", 30, compare_macros);
 }
 
 #[test]
 fn every_class_holds_what_sendmail_holds() {
-    let Some(tool) = sm_bt() else { return };
-    let total: usize = oracle_configs()
-        .iter()
-        .map(|cf| compare_classes(cf, &tool))
-        .sum();
-    assert!(total > 50, "compared only {total} classes");
-    eprintln!("{total} classes compared with sendmail's own reading");
+    check_all("classes", 50, compare_classes);
 }
