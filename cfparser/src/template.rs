@@ -125,6 +125,23 @@ impl Template {
     }
 }
 
+/// Parses a value with the grammar's `template` rule, as the loader parses
+/// D, H and O values: for option text (SmtpGreetingMessage, UnixFromLine)
+/// that is expanded at run time.
+pub fn parse(text: &str) -> Result<Template, TemplateError> {
+    use crate::grammar::{CfGrammar, Rule};
+    use pest::Parser;
+    let pairs = CfGrammar::parse(Rule::template, text).map_err(|e| {
+        let (pos, message) = crate::grammar::explain(&e);
+        TemplateError { pos, message }
+    })?;
+    let lexemes = crate::lex::lexemes(pairs).map_err(|b| TemplateError {
+        pos: b.pos,
+        message: "`$` must be followed by a macro name or a metasymbol".into(),
+    })?;
+    Template::build(&lexemes)
+}
+
 /// How deep `$?` conditionals may nest. sendmail's own limit is lower;
 /// the bound keeps a hostile config from exhausting the stack.
 pub const MAX_NESTING: usize = 32;

@@ -1,6 +1,6 @@
 //! The command line, in sendmail's own spelling where sendmail has one
-//! (`-C FILE`, `-O Name=Value`), so that an admin's habits and scripts carry
-//! over.
+//! (`-C FILE`, `-O Name=Value`, `-bD`, `-bd`, `-bp`), so that an admin's
+//! habits and scripts carry over.
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -12,8 +12,7 @@ pub const DEFAULT_CONFIG: &str = "/etc/mail/sendmail.cf";
 #[command(
     name = "mtad",
     version,
-    about = "mtad, a mail transfer agent that reads sendmail.cf",
-    disable_help_flag = false
+    about = "mtad, a mail transfer agent that reads sendmail.cf"
 )]
 pub struct Cli {
     /// The config file to read.
@@ -24,6 +23,11 @@ pub struct Cli {
     /// (as sendmail's -O does). May be given several times.
     #[arg(short = 'O', value_name = "Name=Value")]
     pub options: Vec<String>,
+
+    /// Mode, as sendmail's -b: D runs the daemon in the foreground, d
+    /// detaches it (writing PidFile), p lists the queue.
+    #[arg(short = 'b', value_name = "MODE", value_parser = ["D", "d", "p"])]
+    pub mode: Option<String>,
 
     /// Load the config exactly as the daemon would, print a summary and
     /// every warning, and exit: 0 when it loads, 1 when it does not.

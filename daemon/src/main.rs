@@ -2,7 +2,15 @@
 
 mod check;
 mod cli;
+mod daemon;
 mod identity;
+mod macros;
+mod policy;
+mod privilege;
+mod queue;
+mod server;
+mod settings;
+mod smtp;
 
 use clap::Parser;
 use std::io::Write;
@@ -29,15 +37,42 @@ fn main() -> ExitCode {
         say(&mut std::io::stdout(), &check::summary(&loaded));
         return ExitCode::SUCCESS;
     }
-    say(
-        &mut std::io::stderr(),
-        "mtad: the daemon itself is not built yet; use --check to test a config",
-    );
-    ExitCode::from(2)
+    match cli.mode.as_deref() {
+        Some("D") => daemon::run(loaded, false),
+        Some("d") => daemon::run(loaded, true),
+        Some("p") => list_queue(&loaded.config),
+        _ => {
+            say(
+                &mut std::io::stderr(),
+                "mtad: say what to do: -bD (daemon in the foreground), -bd (detached), -bp (list the queue) or --check",
+            );
+            ExitCode::from(64)
+        }
+    }
+}
+
+/// `mtad -bp`: the queue in sendmail's mailq layout.
+fn list_queue(config: &cfparser::Config) -> ExitCode {
+    let dir = config
+        .text("QueueDirectory")
+        .unwrap_or_else(|| "/var/spool/mqueue".into());
+    match queue::store::list(std::path::Path::new(&dir)) {
+        Ok(entries) => {
+            say(
+                &mut std::io::stdout(),
+                queue::mailq::format(&dir, &entries).trim_end(),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say(&mut std::io::stderr(), &format!("mtad: {e}"));
+            ExitCode::from(74)
+        }
+    }
 }
 
 /// Writes a line; a closed pipe (`mtad --check | head`) is not worth a
 /// panic.
-fn say(out: &mut impl Write, text: &str) {
+pub(crate) fn say(out: &mut impl Write, text: &str) {
     let _ = writeln!(out, "{text}");
 }

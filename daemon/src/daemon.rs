@@ -1,0 +1,90 @@
+//! `mtad -bD` and `-bd`: bind, drop root, open the queue, serve.
+//!
+//! The order matters: sockets are bound while root (port 25), privileges
+//! are dropped before anything reads the network, the process detaches
+//! (-bd) before any thread exists (fork copies only the calling thread),
+//! and only then are the queue writer and the tokio runtime started.
+
+use crate::policy::Policy;
+use crate::queue::Queue;
+use crate::server::{self, Shared};
+use crate::settings::{self, Settings};
+use crate::{privilege, say};
+use cfparser::Loaded;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub fn run(loaded: Loaded, detach: bool) -> ExitCode {
+    match start(loaded, detach) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            say(&mut std::io::stderr(), &format!("mtad: {e}"));
+            ExitCode::from(71)
+        }
+    }
+}
+
+fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
+    let config = Arc::new(loaded.config);
+    let (host, warning) = settings::host_name(&config);
+    if let Some(w) = warning {
+        say(&mut std::io::stderr(), &format!("mtad: warning: {w}"));
+    }
+    let settings = Settings::from_config(&config, &host);
+    let bound = server::bind_all(&config)?;
+    // Opened now, while the directory may still need root; written once
+    // the process has its final pid (after detaching).
+    let pid_file = open_pid_file(&config)?;
+    if nix::unistd::geteuid().is_root() {
+        let (name, uid, gid) = privilege::run_as(&config)?;
+        privilege::prepare_queue_dir(&settings.queue_dir, uid, gid)?;
+        privilege::drop_to(uid, gid)?;
+        say(&mut std::io::stderr(), &format!("mtad: running as {name}"));
+    }
+    Queue::check(&settings.queue_dir).map_err(|e| e.to_string())?;
+    if detach {
+        nix::unistd::daemon(true, false).map_err(|e| format!("cannot detach: {e}"))?;
+    }
+    if let Some((path, mut f)) = pid_file {
+        let args: Vec<String> = std::env::args().collect();
+        writeln!(f, "{}\n{}", std::process::id(), args.join(" "))
+            .map_err(|e| format!("PidFile {path}: {e}"))?;
+    }
+    for b in &bound {
+        say(
+            &mut std::io::stderr(),
+            &format!("mtad: listening on {} ({})", b.info.addr, b.info.name),
+        );
+    }
+    let queue = Queue::open(&settings.queue_dir).map_err(|e| e.to_string())?;
+    let policy = Policy::from_config(&config, &host);
+    let shared = Arc::new(Shared {
+        config,
+        settings,
+        policy,
+        queue,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(server::serve(bound, shared));
+    Ok(())
+}
+
+/// PidFile, to hold the daemon's pid and then its command line, as
+/// sendmail writes it.
+fn open_pid_file(config: &cfparser::Config) -> Result<Option<(String, std::fs::File)>, String> {
+    let Some(path) = config.text("PidFile").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    if let Some(parent) = std::path::Path::new(&path).parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.exists()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| format!("PidFile {path}: {e}"))?;
+    }
+    let f = std::fs::File::create(&path).map_err(|e| format!("PidFile {path}: {e}"))?;
+    Ok(Some((path, f)))
+}

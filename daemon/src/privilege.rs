@@ -1,0 +1,71 @@
+//! Dropping root: the process that reads the network never runs as root.
+//! Started as root, mtad binds its sockets first and then becomes
+//! RunAsUser (or DefaultUser), for good: groups, gid, uid, and a check that
+//! root cannot be had back.
+
+use cfparser::Config;
+use cfparser::options::OptionValue;
+use nix::unistd::{Gid, Group, Uid, User};
+use std::path::Path;
+
+/// The user and group to run as, from RunAsUser, else DefaultUser.
+pub fn run_as(config: &Config) -> Result<(String, Uid, Gid), String> {
+    let spec = ["RunAsUser", "DefaultUser"]
+        .iter()
+        .find_map(|name| match config.option(name) {
+            Some(OptionValue::User(u)) => Some(u.clone()),
+            _ => None,
+        })
+        .ok_or("started as root, but neither RunAsUser nor DefaultUser names a user to run as")?;
+    let user = match spec.user.parse::<u32>() {
+        Ok(uid) => User::from_uid(Uid::from_raw(uid)),
+        Err(_) => User::from_name(&spec.user),
+    }
+    .map_err(|e| format!("looking up user {}: {e}", spec.user))?
+    .ok_or_else(|| format!("no such user: {}", spec.user))?;
+    let gid = match &spec.group {
+        None => user.gid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => Gid::from_raw(n),
+            Err(_) => {
+                Group::from_name(g)
+                    .map_err(|e| format!("looking up group {g}: {e}"))?
+                    .ok_or_else(|| format!("no such group: {g}"))?
+                    .gid
+            }
+        },
+    };
+    if user.uid.is_root() {
+        return Err(format!(
+            "{} is root: mtad will not serve the network as root",
+            spec.user
+        ));
+    }
+    Ok((user.name, user.uid, gid))
+}
+
+/// Gives the queue directory to the run user (creating it, mode 0700).
+pub fn prepare_queue_dir(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
+    crate::queue::store::create_dir(dir).map_err(|e| e.to_string())?;
+    nix::unistd::chown(dir, Some(uid), Some(gid))
+        .map_err(|e| format!("cannot give {} to the run user: {e}", dir.display()))?;
+    for f in ["queue.db", "queue.db-wal", "queue.db-shm"] {
+        let p = dir.join(f);
+        if p.exists() {
+            nix::unistd::chown(&p, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot give {} to the run user: {e}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Becomes `uid`/`gid` with no other groups, irreversibly.
+pub fn drop_to(uid: Uid, gid: Gid) -> Result<(), String> {
+    nix::unistd::setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| format!("setresgid: {e}"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| format!("setresuid: {e}"))?;
+    if nix::unistd::setuid(Uid::from_raw(0)).is_ok() || nix::unistd::geteuid().is_root() {
+        return Err("still able to become root after dropping privileges".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! The listeners and the accept loop: one socket per DaemonPortOptions
+//! line, a cap on concurrent sessions (MaxDaemonChildren) and on new
+//! connections per second (ConnectionRateThrottle), one task per session.
+
+use crate::policy::Policy;
+use crate::queue::Queue;
+use crate::settings::Settings;
+use crate::smtp::session::Session;
+use cfparser::Config;
+use cfparser::options::PortOptions;
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage, sockopt};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// What every session shares: the config and what was derived from it.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub settings: Settings,
+    pub policy: Policy,
+    pub queue: Queue,
+}
+
+/// A listening socket's identity, for logs, macros and the queue.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// Name= (sendmail's default is "Daemon0", "Daemon1", ...).
+    pub name: String,
+    pub addr: SocketAddr,
+    pub modifiers: String,
+}
+
+/// A socket bound but not yet served.
+pub struct Bound {
+    pub socket: std::net::TcpListener,
+    pub info: Listener,
+}
+
+/// Binds every listener the config asks for. A listener with modifier O
+/// (optional) that cannot be bound is skipped; any other failure is an
+/// error naming the listener.
+pub fn bind_all(config: &Config) -> Result<Vec<Bound>, String> {
+    let mut ports = config.daemon_ports.clone();
+    if ports.is_empty() {
+        // sendmail's default: one listener on port 25, all IPv4 addresses.
+        ports.push(PortOptions::default());
+    }
+    let mut bound = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        let name = p
+            .name()
+            .map_or_else(|| format!("Daemon{i}"), str::to_string);
+        match bind_one(p) {
+            Ok(socket) => {
+                let addr = socket
+                    .local_addr()
+                    .map_err(|e| format!("listener {name}: {e}"))?;
+                bound.push(Bound {
+                    socket,
+                    info: Listener {
+                        name,
+                        addr,
+                        modifiers: p.modifiers().to_string(),
+                    },
+                });
+            }
+            Err(e) if p.modifiers().contains('O') => {
+                eprintln!("mtad: optional listener {name} skipped: {e}");
+            }
+            Err(e) => return Err(format!("listener {name}: {e}")),
+        }
+    }
+    Ok(bound)
+}
+
+fn bind_one(p: &PortOptions) -> Result<std::net::TcpListener, String> {
+    let family = p.family().to_ascii_lowercase();
+    let port = port_number(p.get("Port").unwrap_or("smtp"))?;
+    let ip: IpAddr = match (family.as_str(), p.get("Addr")) {
+        ("inet", None) => Ipv4Addr::UNSPECIFIED.into(),
+        ("inet6", None) => Ipv6Addr::UNSPECIFIED.into(),
+        ("inet" | "inet6", Some(a)) => a
+            .parse()
+            .map_err(|_| format!("Addr={a} is not an IP address"))?,
+        (other, _) => {
+            return Err(format!(
+                "Family={other} is not supported (inet and inet6 are)"
+            ));
+        }
+    };
+    if (family == "inet") != ip.is_ipv4() {
+        return Err(format!("Addr={ip} does not match Family={family}"));
+    }
+    let addr = SocketAddr::new(ip, port);
+    let af = if ip.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket::socket(af, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| format!("socket: {e}"))?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| format!("SO_REUSEADDR: {e}"))?;
+    if af == AddressFamily::Inet6 {
+        // An inet6 listener is IPv6 only, so that it can sit beside an
+        // inet one on the same port, as sendmail's Family=inet6 lines do.
+        socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)
+            .map_err(|e| format!("IPV6_V6ONLY: {e}"))?;
+    }
+    socket::bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrStorage::from(addr),
+    )
+    .map_err(|e| format!("cannot bind {addr}: {e}"))?;
+    let backlog = p
+        .get("Listen")
+        .and_then(|l| l.parse::<i32>().ok())
+        .unwrap_or(128);
+    socket::listen(
+        &fd,
+        socket::Backlog::new(backlog).unwrap_or(socket::Backlog::MAXCONN),
+    )
+    .map_err(|e| format!("listen on {addr}: {e}"))?;
+    // SAFETY: the descriptor is a listening TCP socket we own.
+    let std_listener = unsafe { std::net::TcpListener::from_raw_fd(fd.into_raw_fd()) };
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("{addr}: {e}"))?;
+    Ok(std_listener)
+}
+
+/// A port number or a service name (/etc/services, then the well-known
+/// mail ports, for a machine without netbase).
+fn port_number(port: &str) -> Result<u16, String> {
+    if let Ok(n) = port.parse::<u16>() {
+        return Ok(n);
+    }
+    if let Ok(services) = std::fs::read_to_string("/etc/services") {
+        for line in services.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut words = line.split_whitespace();
+            let (Some(name), Some(spec)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let aliases: Vec<&str> = words.collect();
+            if (name == port || aliases.contains(&port))
+                && spec.ends_with("/tcp")
+                && let Ok(n) = spec.trim_end_matches("/tcp").parse()
+            {
+                return Ok(n);
+            }
+        }
+    }
+    match port {
+        "smtp" => Ok(25),
+        "submission" => Ok(587),
+        "smtps" | "submissions" => Ok(465),
+        _ => Err(format!("unknown service `{port}`")),
+    }
+}
+
+/// Serves the bound sockets until the process ends.
+pub async fn serve(bound: Vec<Bound>, shared: Arc<Shared>) {
+    let children = shared
+        .config
+        .int("MaxDaemonChildren")
+        .filter(|&n| n > 0)
+        .map(|n| n as usize);
+    let limit = Arc::new(Semaphore::new(children.unwrap_or(Semaphore::MAX_PERMITS)));
+    let throttle = shared
+        .config
+        .int("ConnectionRateThrottle")
+        .filter(|&n| n > 0)
+        .map(|n| n as u32);
+    let rate = Arc::new(tokio::sync::Mutex::new(RateWindow::default()));
+    let mut tasks = Vec::new();
+    for b in bound {
+        let listener = match tokio::net::TcpListener::from_std(b.socket) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("mtad: listener {}: {e}", b.info.name);
+                continue;
+            }
+        };
+        let info = Arc::new(b.info);
+        let shared = shared.clone();
+        let limit = limit.clone();
+        let rate = rate.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: wait, do not spin.
+                        eprintln!("mtad: accept on {}: {e}", info.name);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if let Some(max) = throttle {
+                    let wait = rate.lock().await.admit(max);
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let info = info.clone();
+                match limit.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tokio::spawn(async move {
+                            let (r, w) = stream.into_split();
+                            Session::new(r, w, peer, info, shared).run().await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        tokio::spawn(async move { refuse_busy(stream, &shared).await });
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// MaxDaemonChildren reached: say so and close, rather than leave the
+/// client waiting on a connection nobody will serve.
+async fn refuse_busy(mut stream: tokio::net::TcpStream, shared: &Shared) {
+    use tokio::io::AsyncWriteExt;
+    let line = format!(
+        "421 4.3.2 {} Too many concurrent SMTP connections; please try again later\r\n",
+        shared.settings.host_name
+    );
+    let _ = stream.write_all(line.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// ConnectionRateThrottle: at most N new connections a second; the rest
+/// wait for the next second, as sendmail delays them.
+#[derive(Default)]
+struct RateWindow {
+    start: Option<Instant>,
+    count: u32,
+}
+
+impl RateWindow {
+    fn admit(&mut self, max: u32) -> Duration {
+        let now = Instant::now();
+        match self.start {
+            Some(s) if now.duration_since(s) < Duration::from_secs(1) => {
+                self.count += 1;
+                if self.count > max {
+                    let wait = Duration::from_secs(1) - now.duration_since(s);
+                    self.start = Some(s + Duration::from_secs(1));
+                    self.count = 1;
+                    wait
+                } else {
+                    Duration::ZERO
+                }
+            }
+            _ => {
+                self.start = Some(now);
+                self.count = 1;
+                Duration::ZERO
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names() {
+        assert_eq!(port_number("2525").unwrap(), 2525);
+        assert_eq!(port_number("smtp").unwrap(), 25);
+        assert_eq!(port_number("submission").unwrap(), 587);
+        assert!(port_number("no-such-service").is_err());
+    }
+
+    #[test]
+    fn rate_window_delays_the_excess() {
+        let mut w = RateWindow::default();
+        assert!(w.admit(2).is_zero());
+        assert!(w.admit(2).is_zero());
+        assert!(!w.admit(2).is_zero(), "the third in the same second waits");
+    }
+
+    #[test]
+    fn binds_what_the_options_say() {
+        let p = PortOptions::parse(
+            "Name=T, Port=0, Addr=127.0.0.1",
+            cfparser::options::PortSide::Daemon,
+        )
+        .unwrap();
+        let l = bind_one(&p).unwrap();
+        assert!(l.local_addr().unwrap().ip().is_loopback());
+        let bad =
+            PortOptions::parse("Port=0, Addr=::1", cfparser::options::PortSide::Daemon).unwrap();
+        assert!(bind_one(&bad).is_err(), "Family defaults to inet");
+        let v6 = PortOptions::parse(
+            "Family=inet6, Port=0, Addr=::1",
+            cfparser::options::PortSide::Daemon,
+        )
+        .unwrap();
+        if let Ok(l) = bind_one(&v6) {
+            assert!(l.local_addr().unwrap().is_ipv6());
+        }
+    }
+}

@@ -1,0 +1,752 @@
+//! One SMTP session, from the greeting to QUIT (RFC 5321), one method per
+//! command. Replies carry enhanced status codes (RFC 3463) and sendmail's
+//! wording where an admin knows it.
+//!
+//! Pipelining (RFC 2920): replies are buffered while the client has more
+//! commands waiting and written when it has none, so a client that sends
+//! MAIL, RCPT and DATA in one go gets all three replies in order. Nothing
+//! after DATA is read as a command until the message has ended with
+//! CRLF.CRLF.
+
+use super::address::{self, Path};
+use super::command::{self, Command, Param};
+use super::data::{self, DataOutcome};
+use super::reader::{LineReader, ReadError};
+use crate::macros::{self, MacroEnv};
+use crate::policy::Route;
+use crate::queue::{NewMessage, NewRecipient};
+use crate::server::{Listener, Shared};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
+
+/// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its CRLF.
+const COMMAND_LINE_MAX: usize = 512;
+
+/// How long a client may go on sending commands that fail before it is
+/// disconnected (a bound against scanners).
+const MAX_BAD_COMMANDS: u32 = 25;
+
+/// The envelope of the message being built.
+#[derive(Default)]
+struct Transaction {
+    sender: Option<String>,
+    size: Option<u64>,
+    body_type: Option<String>,
+    ret: Option<String>,
+    envid: Option<String>,
+    recipients: Vec<NewRecipient>,
+}
+
+/// What happens after a command.
+enum Next {
+    Continue,
+    Close,
+}
+
+pub struct Session<R, W> {
+    reader: LineReader<R>,
+    writer: BufWriter<W>,
+    shared: Arc<Shared>,
+    listener: Arc<Listener>,
+    peer: SocketAddr,
+    helo: Option<String>,
+    esmtp: bool,
+    tx: Transaction,
+    macros: MacroEnv,
+    bad_commands: u32,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+    pub fn new(
+        read: R,
+        write: W,
+        peer: SocketAddr,
+        listener: Arc<Listener>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let mut macros = MacroEnv::default();
+        let s = &shared.settings;
+        macros.set("j", s.host_name.clone());
+        macros.set("v", macros::VERSION);
+        macros.set("client_addr", peer.ip().to_string());
+        macros.set("client_port", peer.port().to_string());
+        macros.set("daemon_name", listener.name.clone());
+        macros.set("daemon_flags", listener.modifiers.clone());
+        macros.set("_", format!("[{}]", peer.ip()));
+        Session {
+            reader: LineReader::new(read),
+            writer: BufWriter::new(write),
+            shared,
+            listener,
+            peer,
+            helo: None,
+            esmtp: false,
+            tx: Transaction::default(),
+            macros,
+            bad_commands: 0,
+        }
+    }
+
+    /// Runs the session to its end. Errors end the session; they are the
+    /// client's problem, never the daemon's.
+    pub async fn run(mut self) {
+        let _ = self.serve().await;
+        let _ = self.writer.flush().await;
+        let _ = self.writer.shutdown().await;
+    }
+
+    async fn serve(&mut self) -> Result<(), ReadError> {
+        // A client that talks before the greeting is a spam engine that
+        // does not wait for replies; sendmail's greet_pause refuses it.
+        if self.reader.input_pending(Duration::from_millis(0)).await? {
+            self.reply("554 5.5.0 Improper pipelining: talking before the greeting; closing")
+                .await;
+            return Ok(());
+        }
+        let greeting = self.expand(&self.shared.settings.greeting.clone());
+        self.reply(&format!("220 {greeting}")).await;
+        self.flush().await;
+        loop {
+            let timeout = self.shared.settings.command_timeout;
+            let line = match self.reader.read_line(COMMAND_LINE_MAX, timeout).await {
+                Ok(l) => l,
+                Err(ReadError::Timeout) => {
+                    let j = self.shared.settings.host_name.clone();
+                    self.reply(&format!(
+                        "421 4.4.2 {j} Error: timeout waiting for a command; closing"
+                    ))
+                    .await;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            let next = if line.bare_lf || line.bare_cr {
+                self.bad("500 5.5.2 Bare LF or CR in command: lines must end in CRLF")
+                    .await
+            } else if line.overlong {
+                self.bad("500 5.5.0 Command line too long").await
+            } else {
+                self.command(command::parse(&line.bytes)).await
+            };
+            if matches!(next, Next::Close) {
+                self.flush().await;
+                return Ok(());
+            }
+            if !self.reader.has_buffered_line() {
+                self.flush().await;
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) -> Next {
+        match cmd {
+            Command::Helo(name) => self.helo(name, false).await,
+            Command::Ehlo(name) => self.helo(name, true).await,
+            Command::Mail { path, params } => self.mail(&path, &params).await,
+            Command::Rcpt { path, params } => self.rcpt(&path, &params).await,
+            Command::Data => self.data().await,
+            Command::Rset => {
+                self.tx = Transaction::default();
+                self.reply("250 2.0.0 Reset state").await;
+                Next::Continue
+            }
+            Command::Noop => {
+                self.reply("250 2.0.0 OK").await;
+                Next::Continue
+            }
+            Command::Quit => {
+                let j = self.shared.settings.host_name.clone();
+                self.reply(&format!("221 2.0.0 {j} closing connection"))
+                    .await;
+                Next::Close
+            }
+            Command::Help(_) => {
+                self.reply("214-2.0.0 This is mtad, a mail transfer agent")
+                    .await;
+                self.reply("214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN VERB")
+                    .await;
+                self.reply("214 2.0.0 End of HELP info").await;
+                Next::Continue
+            }
+            Command::Vrfy(arg) => self.vrfy(&arg, false).await,
+            Command::Expn(arg) => self.vrfy(&arg, true).await,
+            Command::Verb => {
+                if self.shared.settings.privacy.has("noverb") {
+                    self.reply("502 5.7.0 Verbose unavailable").await;
+                } else {
+                    self.reply("250 2.0.0 Verbose mode").await;
+                }
+                Next::Continue
+            }
+            Command::Etrn(_) => {
+                if self.shared.settings.privacy.has("noetrn") {
+                    self.reply("502 5.7.0 Sorry, we do not allow this operation")
+                        .await;
+                } else {
+                    self.reply("458 4.3.0 Unable to queue messages for node: no queue runner")
+                        .await;
+                }
+                Next::Continue
+            }
+            Command::StartTls => self.bad("502 5.5.1 STARTTLS not available").await,
+            Command::Http => {
+                self.reply("421 4.7.0 This is an SMTP server, not a web server; closing")
+                    .await;
+                Next::Close
+            }
+            Command::Unknown(verb) => {
+                let shown: String = verb.chars().filter(|c| !c.is_control()).take(40).collect();
+                self.bad(&format!("500 5.5.1 Command unrecognized: \"{shown}\""))
+                    .await
+            }
+            Command::Syntax(what) => self.bad(&format!("501 5.5.2 Syntax error: {what}")).await,
+        }
+    }
+
+    // ---------------------------------------------------------------- HELO
+
+    async fn helo(&mut self, name: String, esmtp: bool) -> Next {
+        if !valid_helo(&name) {
+            return self.bad("501 5.0.0 Invalid domain name").await;
+        }
+        self.tx = Transaction::default();
+        self.esmtp = esmtp;
+        self.macros.set("s", name.clone());
+        self.macros.set("r", if esmtp { "ESMTP" } else { "SMTP" });
+        self.helo = Some(name);
+        let j = self.shared.settings.host_name.clone();
+        let first = format!(
+            "{j} Hello {} [{}], pleased to meet you",
+            self.helo.as_deref().unwrap_or(""),
+            self.peer.ip()
+        );
+        if !esmtp {
+            self.reply(&format!("250 {first}")).await;
+            return Next::Continue;
+        }
+        let mut lines = vec![
+            first,
+            "ENHANCEDSTATUSCODES".into(),
+            "PIPELINING".into(),
+            "8BITMIME".into(),
+        ];
+        match self.shared.settings.max_message_size {
+            Some(n) => lines.push(format!("SIZE {n}")),
+            None => lines.push("SIZE".into()),
+        }
+        lines.push("DSN".into());
+        let privacy = self.shared.settings.privacy;
+        if !privacy.has("noexpn") {
+            lines.push("EXPN".into());
+        }
+        if !privacy.has("noverb") {
+            lines.push("VERB".into());
+        }
+        lines.push("HELP".into());
+        let last = lines.len() - 1;
+        for (i, l) in lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            self.reply(&format!("250{sep}{l}")).await;
+        }
+        Next::Continue
+    }
+
+    // ---------------------------------------------------------------- MAIL
+
+    async fn mail(&mut self, path: &str, params: &[Param]) -> Next {
+        if self.helo.is_none() && self.shared.settings.privacy.has("needmailhelo") {
+            return self.bad("503 5.0.0 Polite people say HELO first").await;
+        }
+        if self.tx.sender.is_some() {
+            return self.bad("503 5.5.0 Sender already specified").await;
+        }
+        let sender = match address::parse_path(path) {
+            Ok(Path::Null) => String::new(),
+            Ok(Path::Mailbox(m)) => m.to_addr(),
+            Err(e) => {
+                return self
+                    .bad(&format!("553 5.1.3 <{}>... {}", clean(path), e.0))
+                    .await;
+            }
+        };
+        let mut tx = Transaction::default();
+        for (key, value) in params {
+            let v = value.as_deref();
+            match (key.as_str(), v) {
+                ("SIZE", Some(v)) => match v.parse::<u64>() {
+                    Ok(n) => tx.size = Some(n),
+                    Err(_) => return self.bad("501 5.5.4 Syntax error in SIZE parameter").await,
+                },
+                ("BODY", Some(v))
+                    if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") =>
+                {
+                    tx.body_type = Some(v.to_ascii_uppercase())
+                }
+                ("BODY", _) => return self.bad("501 5.5.4 Unknown BODY type").await,
+                ("RET", Some(v))
+                    if v.eq_ignore_ascii_case("FULL") || v.eq_ignore_ascii_case("HDRS") =>
+                {
+                    tx.ret = Some(v.to_ascii_uppercase())
+                }
+                ("RET", _) => return self.bad("501 5.5.4 Bad argument for RET").await,
+                ("ENVID", Some(v)) if valid_xtext(v) && v.len() <= 100 => {
+                    tx.envid = Some(v.to_string())
+                }
+                ("ENVID", _) => {
+                    return self
+                        .bad("501 5.5.4 Syntax error in ENVID parameter value")
+                        .await;
+                }
+                _ => {
+                    let k: String = key.chars().filter(|c| !c.is_control()).take(20).collect();
+                    return self
+                        .bad(&format!("555 5.5.4 {k} parameter unrecognized"))
+                        .await;
+                }
+            }
+        }
+        let s = &self.shared.settings;
+        if let (Some(max), Some(size)) = (s.max_message_size, tx.size)
+            && size > max
+        {
+            return self
+                .reply_continue(&format!(
+                    "552 5.2.3 Message size exceeds fixed maximum message size ({max})"
+                ))
+                .await;
+        }
+        if let Some(min) = s.min_free_blocks
+            && free_blocks(&s.queue_dir).is_some_and(|free| free < min)
+        {
+            return self
+                .reply_continue("452 4.4.5 Insufficient disk space; try again later")
+                .await;
+        }
+        let shown = format!("<{sender}>");
+        tx.sender = Some(sender);
+        self.tx = tx;
+        self.reply(&format!("250 2.1.0 {shown}... Sender ok")).await;
+        Next::Continue
+    }
+
+    // ---------------------------------------------------------------- RCPT
+
+    async fn rcpt(&mut self, path: &str, params: &[Param]) -> Next {
+        if self.tx.sender.is_none() {
+            return self.bad("503 5.0.0 Need MAIL before RCPT").await;
+        }
+        let mailbox = match address::parse_path(path) {
+            Ok(Path::Mailbox(m)) => m,
+            Ok(Path::Null) => return self.bad("553 5.0.0 <>... User address required").await,
+            Err(e) => {
+                return self
+                    .bad(&format!("553 5.1.3 <{}>... {}", clean(path), e.0))
+                    .await;
+            }
+        };
+        let shown = format!("<{}>", clean(&mailbox.to_addr()));
+        let mut notify = None;
+        let mut orcpt = None;
+        for (key, value) in params {
+            match (key.as_str(), value.as_deref()) {
+                ("NOTIFY", Some(v)) if valid_notify(v) => notify = Some(v.to_ascii_uppercase()),
+                ("NOTIFY", _) => return self.bad("501 5.5.4 Bad argument for NOTIFY").await,
+                ("ORCPT", Some(v)) if valid_orcpt(v) => orcpt = Some(v.to_string()),
+                ("ORCPT", _) => {
+                    return self
+                        .bad("501 5.5.4 Syntax error in ORCPT parameter value")
+                        .await;
+                }
+                _ => {
+                    let k: String = key.chars().filter(|c| !c.is_control()).take(20).collect();
+                    return self
+                        .bad(&format!("555 5.5.4 {k} parameter unrecognized"))
+                        .await;
+                }
+            }
+        }
+        if let Some(max) = self.shared.settings.max_recipients
+            && self.tx.recipients.len() >= max
+        {
+            return self.reply_continue("452 4.5.3 Too many recipients").await;
+        }
+        let policy = &self.shared.policy;
+        match policy.route(&mailbox.local_unquoted(), mailbox.domain.as_deref()) {
+            Route::Local { user } => {
+                if !policy.local_user_exists(&user) {
+                    return self
+                        .bad(&format!("550 5.1.1 {shown}... User unknown"))
+                        .await;
+                }
+            }
+            Route::Remote { domain } => {
+                if !policy.client_may_relay(self.peer.ip()) && !policy.relay_to(&domain) {
+                    return self
+                        .bad(&format!("550 5.7.1 {shown}... Relaying denied"))
+                        .await;
+                }
+            }
+        }
+        self.tx.recipients.push(NewRecipient {
+            address: mailbox.to_addr(),
+            orcpt,
+            notify,
+        });
+        self.reply(&format!("250 2.1.5 {shown}... Recipient ok"))
+            .await;
+        Next::Continue
+    }
+
+    // ---------------------------------------------------------------- DATA
+
+    async fn data(&mut self) -> Next {
+        if self.tx.sender.is_none() {
+            return self.bad("503 5.0.0 Need MAIL command").await;
+        }
+        if self.tx.recipients.is_empty() {
+            return self.bad("503 5.0.0 Need RCPT (recipient)").await;
+        }
+        self.reply("354 Enter mail, end with \".\" on a line by itself")
+            .await;
+        self.flush().await;
+        let s = self.shared.settings.clone();
+        let limits = data::Limits {
+            max_size: s.max_message_size,
+            max_headers: s.max_headers_length,
+            timeout: s.datablock_timeout,
+        };
+        let outcome = match data::read(&mut self.reader, &limits).await {
+            Ok(o) => o,
+            Err(ReadError::Timeout) => {
+                let j = s.host_name.clone();
+                self.reply(&format!(
+                    "421 4.4.1 {j} Error: timeout reading the message; closing"
+                ))
+                .await;
+                return Next::Close;
+            }
+            Err(_) => return Next::Close,
+        };
+        let tx = std::mem::take(&mut self.tx);
+        let message = match outcome {
+            DataOutcome::Message(m) => m,
+            DataOutcome::BareLineEnd => {
+                self.reply("554 5.6.11 Message refused: bare LF or CR in the message (lines must end in CRLF)")
+                    .await;
+                return Next::Continue;
+            }
+            DataOutcome::TooBig => {
+                let max = s.max_message_size.unwrap_or(0);
+                self.reply(&format!(
+                    "552 5.2.3 Message size exceeds fixed maximum message size ({max})"
+                ))
+                .await;
+                return Next::Continue;
+            }
+            DataOutcome::HeadersTooBig => {
+                self.reply("552 5.6.0 Headers too large").await;
+                return Next::Continue;
+            }
+            DataOutcome::LineTooLong => {
+                self.reply("500 5.5.0 Line too long: text lines are at most 1000 characters")
+                    .await;
+                return Next::Continue;
+            }
+        };
+        let hops = data::count_received(&message.headers);
+        if hops as u64 >= s.max_hops {
+            self.reply(&format!(
+                "554 5.4.6 Too many hops {hops} ({} max)",
+                s.max_hops
+            ))
+            .await;
+            return Next::Continue;
+        }
+        let id = crate::queue::id::new_id();
+        let now = macros::now();
+        let headers = self.headers(&id, now, &tx, message.headers);
+        let new = NewMessage {
+            id: id.clone(),
+            arrival: now,
+            sender: tx.sender.clone().unwrap_or_default(),
+            recipients: tx.recipients,
+            body_type: tx.body_type,
+            ret: tx.ret,
+            envid: tx.envid,
+            declared_size: tx.size,
+            client_addr: self.peer.ip().to_string(),
+            client_name: None,
+            client_verified: false,
+            helo: self.helo.clone(),
+            protocol: if self.esmtp { "ESMTP" } else { "SMTP" }.into(),
+            daemon: self.listener.name.clone(),
+            headers,
+            body: message.body,
+        };
+        match self.shared.queue.commit(new).await {
+            Ok(id) => {
+                self.reply(&format!("250 2.0.0 {id} Message accepted for delivery"))
+                    .await;
+            }
+            Err(e) => {
+                eprintln!("mtad: queue write failed: {e}");
+                self.reply("451 4.3.0 Temporary system failure: could not queue the message")
+                    .await;
+            }
+        }
+        Next::Continue
+    }
+
+    /// The header section as queued: our Received first, then the
+    /// client's headers, then Date, From and Message-Id when they were
+    /// missing (the config's H lines).
+    fn headers(&mut self, id: &str, now: i64, tx: &Transaction, theirs: Vec<u8>) -> Vec<u8> {
+        self.macros.set("i", id);
+        self.macros.set("b", macros::rfc5322_date(now));
+        self.macros.set("a", macros::rfc5322_date(now));
+        self.macros.set("t", message_id_time(now));
+        let sender = tx.sender.clone().unwrap_or_default();
+        self.macros.set(
+            "g",
+            if sender.is_empty() {
+                "MAILER-DAEMON".to_string()
+            } else {
+                sender.clone()
+            },
+        );
+        self.macros.set("f", sender);
+        if tx.recipients.len() == 1 {
+            self.macros
+                .set("u", format!("<{}>", tx.recipients[0].address));
+        } else {
+            self.macros.unset("u");
+        }
+        let settings = self.shared.settings.clone();
+        let mut out = Vec::with_capacity(theirs.len() + 512);
+        let received = self.expand(&settings.received);
+        push_header(&mut out, "Received", &received);
+        let present = data::header_names(&theirs);
+        out.extend_from_slice(&theirs);
+        for h in &settings.add_when_missing {
+            if !present.iter().any(|n| n.eq_ignore_ascii_case(&h.name)) {
+                let value = self.expand(&h.value);
+                push_header(&mut out, &h.name, &value);
+            }
+        }
+        out
+    }
+
+    // ---------------------------------------------------------------- VRFY
+
+    async fn vrfy(&mut self, arg: &str, expn: bool) -> Next {
+        let privacy = self.shared.settings.privacy;
+        if expn {
+            if privacy.has("noexpn") {
+                return self
+                    .reply_continue("502 5.7.0 Sorry, we do not allow this operation")
+                    .await;
+            }
+            if self.helo.is_none() && privacy.has("needexpnhelo") {
+                return self
+                    .bad("503 5.0.0 I demand that you introduce yourself first")
+                    .await;
+            }
+        } else {
+            if privacy.has("novrfy") {
+                return self
+                    .reply_continue(
+                        "252 2.5.2 Cannot VRFY user; try RCPT to attempt delivery (or try finger)",
+                    )
+                    .await;
+            }
+            if self.helo.is_none() && privacy.has("needvrfyhelo") {
+                return self
+                    .bad("503 5.0.0 I demand that you introduce yourself first")
+                    .await;
+            }
+        }
+        let text = arg.trim().trim_start_matches('<').trim_end_matches('>');
+        let mailbox = match address::parse_path(text) {
+            Ok(Path::Mailbox(m)) => m,
+            _ => return self.bad("501 5.5.2 Argument required").await,
+        };
+        let shown = format!("<{}>", clean(&mailbox.to_addr()));
+        let policy = &self.shared.policy;
+        match policy.route(&mailbox.local_unquoted(), mailbox.domain.as_deref()) {
+            Route::Local { user } if policy.local_user_exists(&user) => {
+                self.reply_continue(&format!("250 2.1.5 {shown}")).await
+            }
+            Route::Local { .. } => {
+                self.bad(&format!("550 5.1.1 {shown}... User unknown"))
+                    .await
+            }
+            Route::Remote { .. } => {
+                self.reply_continue(&format!(
+                    "252 2.1.5 {shown}... Cannot VRFY a remote address"
+                ))
+                .await
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- I/O
+
+    fn expand(&self, t: &cfparser::Template) -> String {
+        self.macros.expand(t, &self.shared.config)
+    }
+
+    async fn reply(&mut self, line: &str) {
+        let _ = self.writer.write_all(line.as_bytes()).await;
+        let _ = self.writer.write_all(b"\r\n").await;
+    }
+
+    async fn reply_continue(&mut self, line: &str) -> Next {
+        self.reply(line).await;
+        Next::Continue
+    }
+
+    /// A refused command; too many in a row and the client is dropped.
+    async fn bad(&mut self, line: &str) -> Next {
+        self.reply(line).await;
+        self.bad_commands += 1;
+        if self.bad_commands >= MAX_BAD_COMMANDS {
+            let j = self.shared.settings.host_name.clone();
+            self.reply(&format!(
+                "421 4.7.0 {j} Too many errors; closing connection"
+            ))
+            .await;
+            return Next::Close;
+        }
+        Next::Continue
+    }
+
+    async fn flush(&mut self) {
+        let _ = self.writer.flush().await;
+    }
+}
+
+/// A header line, folded lines with CRLF, as it goes into the queue.
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    for (i, line) in value.split('\n').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(line.trim_end_matches('\r').as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// sendmail's `$t`: the time as YYYYMMDDhhmmss, UTC (Message-Id).
+fn message_id_time(now: i64) -> String {
+    let t = now as libc::time_t;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: gmtime_r writes only into `tm`.
+    unsafe { libc::gmtime_r(&t, &mut tm) };
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// A HELO/EHLO name: a domain or an address literal, printable ASCII.
+fn valid_helo(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b))
+}
+
+/// xtext (RFC 3461 4): printable ASCII except `+` and `=` unless encoded.
+fn valid_xtext(v: &str) -> bool {
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => {
+                if i + 2 >= b.len() {
+                    return false;
+                }
+                if !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+                    return false;
+                }
+                i += 3;
+            }
+            c if (33..=126).contains(&c) && c != b'=' => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// NOTIFY=NEVER, or any of SUCCESS, FAILURE, DELAY.
+fn valid_notify(v: &str) -> bool {
+    let items: Vec<String> = v.split(',').map(str::to_ascii_uppercase).collect();
+    if items.iter().any(|i| i == "NEVER") {
+        return items.len() == 1;
+    }
+    items
+        .iter()
+        .all(|i| matches!(i.as_str(), "SUCCESS" | "FAILURE" | "DELAY"))
+}
+
+/// ORCPT=addr-type;xtext.
+fn valid_orcpt(v: &str) -> bool {
+    match v.split_once(';') {
+        Some((kind, addr)) => {
+            !kind.is_empty()
+                && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !addr.is_empty()
+                && valid_xtext(addr)
+                && v.len() <= 500
+        }
+        None => false,
+    }
+}
+
+/// Client text shown in a reply: no control characters, bounded.
+fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(256).collect()
+}
+
+/// Free blocks for unprivileged users on the filesystem of `dir`, in
+/// 1 KiB units as sendmail counts MinFreeBlocks.
+fn free_blocks(dir: &std::path::Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(st.blocks_available() as u64 * st.fragment_size() as u64 / 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsn_parameters() {
+        assert!(valid_notify("NEVER"));
+        assert!(valid_notify("success,failure"));
+        assert!(!valid_notify("NEVER,SUCCESS"));
+        assert!(!valid_notify("SOMETIMES"));
+        assert!(valid_xtext("abc+2Bdef"));
+        assert!(!valid_xtext("abc+2"));
+        assert!(!valid_xtext("a=b"));
+        assert!(valid_orcpt("rfc822;user@example.org"));
+        assert!(!valid_orcpt("user@example.org"));
+    }
+
+    #[test]
+    fn helo_names() {
+        assert!(valid_helo("client.example"));
+        assert!(valid_helo("[192.0.2.1]"));
+        assert!(!valid_helo("bad name"));
+        assert!(!valid_helo("evil\u{1b}"));
+    }
+}
