@@ -141,8 +141,8 @@ mod tests {
 
     #[test]
     fn templates_from_option_text() {
-        let t = parse_template("$j ESMTP $?{x}x$|y$.");
-        assert_eq!(t.to_string(), "$j ESMTP $?{x}x$|y$.");
+        let t = parse_template("$j ESMTP $?{client_addr}x$|y$.");
+        assert_eq!(t.to_string(), "$j ESMTP $?{client_addr}x$|y$.");
     }
 
     #[test]
