@@ -188,10 +188,11 @@ fn a_missing_file_is_a_clear_error() {
 
 #[test]
 fn the_readme_run_command_works() {
-    // README: cargo run -p mtad -- -C etc/sendmail-dev.cf --check
+    // README: cargo run -p mtad -- -C etc/sendmail-dev.cf -bD (the daemon
+    // itself is exercised by tests/smtp_session.rs; here, its config).
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
     assert!(
-        readme.contains("cargo run -p mtad -- -C etc/sendmail-dev.cf"),
+        readme.contains("cargo run -p mtad -- -C etc/sendmail-dev.cf -bD"),
         "README lost its run command"
     );
     let out = std::process::Command::new(mtad_e2e::bin("mtad"))

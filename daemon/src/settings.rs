@@ -36,6 +36,9 @@ pub struct Settings {
     pub max_hops: u64,
     /// MaxHeadersLength: the bound on the header section.
     pub max_headers_length: u64,
+    /// Mtad.GreetPause: wait before the greeting; a client that talks
+    /// first is refused.
+    pub greet_pause: Duration,
     /// MinFreeBlocks: refuse mail when the queue's filesystem has fewer.
     pub min_free_blocks: Option<u64>,
     pub queue_dir: PathBuf,
@@ -91,6 +94,7 @@ impl Settings {
                 .map_or(DEFAULT_MAX_HOPS, |n| n as u64),
             max_headers_length: positive(config.size("MaxHeadersLength"))
                 .unwrap_or(DEFAULT_HEADERS_LENGTH),
+            greet_pause: config.duration("Mtad.GreetPause").unwrap_or(Duration::ZERO),
             min_free_blocks: config
                 .int("MinFreeBlocks")
                 .filter(|&n| n > 0)

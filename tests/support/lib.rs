@@ -140,3 +140,211 @@ pub fn text(out: &Output) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for
+/// tests that start a daemon right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running `mtad -bD` on the shipped development config, on its own port
+/// and queue, ended (by its PID) when dropped.
+pub struct Daemon {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Daemon {
+    /// Starts mtad on etc/sendmail-dev.cf with `extra` -O options.
+    pub fn start(extra: &[&str]) -> Daemon {
+        Daemon::start_with(&workspace().join("etc/sendmail-dev.cf"), extra)
+    }
+
+    pub fn start_with(config: &Path, extra: &[&str]) -> Daemon {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Started as root, mtad runs as the config's user, which must reach
+        // the queue under this directory.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(bin("mtad"));
+        cmd.current_dir(dir.path())
+            .arg("-C")
+            .arg(config)
+            .arg("-bD")
+            .arg("-O")
+            .arg(format!(
+                "DaemonPortOptions=Name=MTA,Port={port},Addr=127.0.0.1"
+            ))
+            .arg("-O")
+            .arg(format!("QueueDirectory={}/queue", dir.path().display()))
+            .arg("-O")
+            .arg(format!("PidFile={}/mtad.pid", dir.path().display()));
+        for o in extra {
+            cmd.arg("-O").arg(o);
+        }
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
+        let child = cmd.spawn().expect("start mtad");
+        let daemon = Daemon { port, dir, child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "mtad did not start listening: {}",
+                daemon.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        daemon
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn queue_dir(&self) -> PathBuf {
+        self.dir.path().join("queue")
+    }
+
+    /// Sends SIGKILL and waits: the crash case.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// `mtad -bp` on this daemon's queue.
+    pub fn mailq(&self) -> String {
+        let out = Command::new(bin("mtad"))
+            .arg("-C")
+            .arg(workspace().join("etc/sendmail-dev.cf"))
+            .arg("-O")
+            .arg(format!("QueueDirectory={}", self.queue_dir().display()))
+            .arg("-bp")
+            .output()
+            .expect("mtad -bp");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw SMTP client for dialog tests: send bytes, read replies.
+pub struct Client {
+    stream: std::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        Client::connect_from(port, "127.0.0.1")
+    }
+
+    /// Connects from a given local address (127.0.0.2 is on loopback too,
+    /// and may not relay).
+    pub fn connect_from(port: u16, local: &str) -> Client {
+        let local: std::net::IpAddr = local.parse().unwrap();
+        let stream = if local == std::net::IpAddr::from([127, 0, 0, 1]) {
+            std::net::TcpStream::connect(("127.0.0.1", port)).unwrap()
+        } else {
+            use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrIn};
+            use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+            let fd = socket::socket(
+                AddressFamily::Inet,
+                SockType::Stream,
+                SockFlag::SOCK_CLOEXEC,
+                None,
+            )
+            .unwrap();
+            let std::net::IpAddr::V4(v4) = local else {
+                panic!("IPv4 only")
+            };
+            socket::bind(
+                fd.as_raw_fd(),
+                &SockaddrIn::from(std::net::SocketAddrV4::new(v4, 0)),
+            )
+            .unwrap();
+            socket::connect(
+                fd.as_raw_fd(),
+                &SockaddrIn::from(std::net::SocketAddrV4::new([127, 0, 0, 1].into(), port)),
+            )
+            .unwrap();
+            unsafe { std::net::TcpStream::from_raw_fd(fd.into_raw_fd()) }
+        };
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Reads one whole reply (all its lines); "" if the server closed.
+    pub fn reply(&mut self) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        loop {
+            while let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                let line = String::from_utf8_lossy(&line).into_owned();
+                text.push_str(&line);
+                if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                    return text;
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return text,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Sends a command line and returns the reply.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// True if the server has closed the connection.
+    pub fn closed(&mut self) -> bool {
+        use std::io::Read;
+        let mut b = [0u8; 1];
+        matches!(self.stream.read(&mut b), Ok(0))
+    }
+}
+
+/// Asserts that a reply starts with `code` (e.g. "250 2.1.5").
+#[macro_export]
+macro_rules! expect {
+    ($reply:expr, $code:expr) => {{
+        let r: String = $reply;
+        assert!(
+            r.starts_with($code),
+            "expected `{}`, got `{}`",
+            $code,
+            r.trim_end()
+        );
+        r
+    }};
+}

@@ -18,7 +18,6 @@ use crate::queue::{NewMessage, NewRecipient};
 use crate::server::{Listener, Shared};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its CRLF.
@@ -100,7 +99,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     async fn serve(&mut self) -> Result<(), ReadError> {
         // A client that talks before the greeting is a spam engine that
         // does not wait for replies; sendmail's greet_pause refuses it.
-        if self.reader.input_pending(Duration::from_millis(0)).await? {
+        let pause = self.shared.settings.greet_pause;
+        if self.reader.input_pending(pause).await? {
             self.reply("554 5.5.0 Improper pipelining: talking before the greeting; closing")
                 .await;
             return Ok(());

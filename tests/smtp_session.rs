@@ -1,0 +1,314 @@
+//! SMTP sessions against the real daemon (`mtad -bD` on the shipped
+//! development config), as raw dialogs that assert the exact replies.
+
+use mtad_e2e::{Client, Daemon, expect};
+
+fn hello(c: &mut Client) {
+    expect!(c.reply(), "220 ");
+    expect!(c.cmd("EHLO client.example"), "250-");
+}
+
+#[test]
+fn greeting_and_ehlo_advertise_what_works() {
+    let d = Daemon::start(&[]);
+    let mut c = Client::connect(d.port);
+    let greeting = expect!(c.reply(), "220 ");
+    assert!(greeting.contains("ESMTP"), "{greeting}");
+    let ehlo = expect!(c.cmd("EHLO client.example"), "250-");
+    for ext in [
+        "PIPELINING",
+        "SIZE 26214400",
+        "8BITMIME",
+        "ENHANCEDSTATUSCODES",
+        "DSN",
+    ] {
+        assert!(
+            ehlo.contains(&format!("250-{ext}\r\n")) || ehlo.contains(&format!("250 {ext}\r\n")),
+            "{ext} missing: {ehlo}"
+        );
+    }
+    assert!(ehlo.contains("Hello client.example [127.0.0.1]"), "{ehlo}");
+    for absent in ["STARTTLS", "ETRN", "EXPN", "VERB"] {
+        assert!(
+            !ehlo.contains(absent),
+            "{absent} advertised but not available: {ehlo}"
+        );
+    }
+    expect!(c.cmd("NOOP"), "250 2.0.0");
+    expect!(c.cmd("QUIT"), "221 2.0.0");
+}
+
+#[test]
+fn a_message_is_accepted_with_a_sendmail_queue_id_and_listed() {
+    let d = Daemon::start(&[]);
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    expect!(
+        c.cmd("MAIL FROM:<sender@example.org> SIZE=300 BODY=8BITMIME RET=HDRS ENVID=abc"),
+        "250 2.1.0"
+    );
+    expect!(
+        c.cmd("RCPT TO:<root@localhost> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;root@localhost"),
+        "250 2.1.5"
+    );
+    expect!(c.cmd("RCPT TO:<postmaster>"), "250 2.1.5");
+    expect!(c.cmd("DATA"), "354 ");
+    let r = expect!(
+        c.cmd("Subject: test\r\n\r\nline one\r\n..dot-stuffed\r\n."),
+        "250 2.0.0 "
+    );
+    let id = r.split(' ').nth(2).unwrap().to_string();
+    assert_eq!(id.len(), 14, "{r}");
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+    assert!(
+        r.trim_end().ends_with("Message accepted for delivery"),
+        "{r}"
+    );
+    // Many messages per connection.
+    expect!(c.cmd("MAIL FROM:<>"), "250 2.1.0");
+    expect!(c.cmd("RCPT TO:<root@localhost>"), "250 2.1.5");
+    expect!(c.cmd("DATA"), "354 ");
+    let r2 = expect!(c.cmd("Subject: second\r\n\r\nx\r\n."), "250 2.0.0 ");
+    let id2 = r2.split(' ').nth(2).unwrap().to_string();
+    assert!(id < id2, "IDs sort by arrival: {id} {id2}");
+    expect!(c.cmd("QUIT"), "221");
+    let q = d.mailq();
+    assert!(q.contains("(2 requests)"), "{q}");
+    assert!(q.contains(&format!("{id}     ")), "{q}");
+    assert!(q.contains("<sender@example.org>"), "{q}");
+    assert!(q.contains("\t\t\t\t\t <root@localhost>"), "{q}");
+    assert!(q.contains("Total requests: 2"), "{q}");
+}
+
+#[test]
+fn pipelined_commands_get_their_replies_in_order() {
+    let d = Daemon::start(&[]);
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<root@localhost>\r\nRCPT TO:<nobody-here@localhost>\r\nRCPT TO:<postmaster@localhost>\r\nDATA\r\n");
+    expect!(c.reply(), "250 2.1.0");
+    expect!(c.reply(), "250 2.1.5");
+    expect!(c.reply(), "550 5.1.1");
+    expect!(c.reply(), "250 2.1.5");
+    expect!(c.reply(), "354 ");
+    c.send(b"Subject: p\r\n\r\nbody\r\n.\r\nNOOP\r\n");
+    expect!(c.reply(), "250 2.0.0");
+    expect!(c.reply(), "250 2.0.0 OK");
+}
+
+#[test]
+fn smuggling_never_ends_a_message_early() {
+    let d = Daemon::start(&[]);
+    for fake in ["\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n", "\r.\r\n"] {
+        let mut c = Client::connect(d.port);
+        hello(&mut c);
+        expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+        expect!(c.cmd("RCPT TO:<root@localhost>"), "250");
+        expect!(c.cmd("DATA"), "354");
+        let smuggled = format!(
+            "Subject: x\r\n\r\nbody{fake}MAIL FROM:<evil@example.org>\r\nRCPT TO:<postmaster@localhost>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n"
+        );
+        c.send(smuggled.as_bytes());
+        expect!(c.reply(), "554 5.6.11");
+        // The smuggled commands were part of the refused message.
+        expect!(c.cmd("NOOP"), "250 2.0.0 OK");
+    }
+    assert!(
+        d.mailq().contains("is empty"),
+        "nothing was accepted: {}",
+        d.mailq()
+    );
+}
+
+#[test]
+fn bare_lf_and_overlong_commands_are_refused() {
+    let d = Daemon::start(&[]);
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    c.send(b"NOOP\nNOOP\r\n");
+    expect!(c.reply(), "500 5.5.2");
+    c.send(format!("NOOP {}\r\n", "x".repeat(600)).as_bytes());
+    expect!(c.reply(), "500 5.5.0");
+    expect!(c.cmd("NOOP"), "250 2.0.0");
+    // A text line over 1000 octets refuses the message, and nothing is kept.
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<root@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    c.send(format!("Subject: long\r\n\r\n{}\r\n.\r\n", "y".repeat(1200)).as_bytes());
+    expect!(c.reply(), "500 5.5.0");
+    assert!(d.mailq().contains("is empty"));
+}
+
+#[test]
+fn size_and_recipient_limits() {
+    let d = Daemon::start(&["MaxMessageSize=1000", "MaxRecipientsPerMessage=2"]);
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    let ehlo = c.cmd("EHLO again.example");
+    assert!(ehlo.contains("SIZE 1000"), "{ehlo}");
+    expect!(c.cmd("MAIL FROM:<a@example.org> SIZE=2000"), "552 5.2.3");
+    expect!(c.cmd("MAIL FROM:<a@example.org> SIZE=500"), "250");
+    expect!(c.cmd("RCPT TO:<root@localhost>"), "250");
+    expect!(c.cmd("RCPT TO:<postmaster@localhost>"), "250");
+    expect!(c.cmd("RCPT TO:<mailer-daemon@localhost>"), "452 4.5.3");
+    expect!(c.cmd("DATA"), "354");
+    let big = format!(
+        "Subject: big\r\n\r\n{}",
+        "z".repeat(70)
+            .repeat(20)
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(70)
+            .map(|c| c.iter().collect::<String>() + "\r\n")
+            .collect::<String>()
+    );
+    c.send(format!("{big}.\r\n").as_bytes());
+    expect!(c.reply(), "552 5.2.3");
+    expect!(c.cmd("NOOP"), "250");
+}
+
+#[test]
+fn relaying_is_decided_on_the_parsed_address() {
+    let d = Daemon::start(&[]);
+    // 127.0.0.2 is loopback but, as in sendmail, not allowed to relay.
+    let mut c = Client::connect_from(d.port, "127.0.0.2");
+    hello(&mut c);
+    expect!(c.cmd("MAIL FROM:<outsider@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<victim@remote.example>"), "550 5.7.1");
+    expect!(
+        c.cmd("RCPT TO:<victim%remote.example@localhost>"),
+        "550 5.1.1"
+    );
+    expect!(c.cmd("RCPT TO:<remote.example!victim>"), "550 5.1.1");
+    expect!(
+        c.cmd("RCPT TO:<@localhost,@relay.example:victim@remote.example>"),
+        "550 5.7.1"
+    );
+    expect!(
+        c.cmd("RCPT TO:<\"victim@remote.example\"@localhost>"),
+        "550 5.1.1"
+    );
+    let r = c.cmd("RCPT TO:<victim@remote.example@localhost>");
+    assert!(r.starts_with("553") || r.starts_with("501"), "{r}");
+    expect!(c.cmd("RCPT TO:<postmaster@localhost>"), "250 2.1.5");
+    expect!(c.cmd("RCPT TO:<Postmaster>"), "250 2.1.5");
+    expect!(c.cmd("RCPT TO:<no-such-user-here@localhost>"), "550 5.1.1");
+    // From 127.0.0.1 the same remote recipient may be relayed.
+    let mut ok = Client::connect(d.port);
+    hello(&mut ok);
+    expect!(ok.cmd("MAIL FROM:<insider@example.org>"), "250");
+    expect!(ok.cmd("RCPT TO:<someone@remote.example>"), "250 2.1.5");
+}
+
+#[test]
+fn privacy_options_as_sendmail_answers_them() {
+    // sendmail-dev.cf: novrfy, noexpn, needmailhelo, noetrn.
+    let d = Daemon::start(&[]);
+    let mut c = Client::connect(d.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "503 5.0.0");
+    expect!(c.cmd("VRFY root"), "252 2.5.2");
+    expect!(c.cmd("EXPN root"), "502 5.7.0");
+    expect!(c.cmd("ETRN example.org"), "502 5.7.0");
+    let open = Daemon::start(&["PrivacyOptions=public"]);
+    let mut c = Client::connect(open.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("VRFY root"), "250 2.1.5");
+    expect!(c.cmd("VRFY no-such-user-here"), "550 5.1.1");
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+}
+
+#[test]
+fn protocol_errors_and_sequence() {
+    let d = Daemon::start(&[]);
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    expect!(c.cmd("RCPT TO:<root@localhost>"), "503 5.0.0");
+    expect!(c.cmd("DATA"), "503 5.0.0");
+    expect!(c.cmd("MAIL FROM:<a@example.org> FOO=bar"), "555 5.5.4");
+    expect!(c.cmd("MAIL FROM:<a@example.org> BODY=BINARY"), "501 5.5.4");
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+    expect!(c.cmd("MAIL FROM:<b@example.org>"), "503 5.5.0");
+    expect!(
+        c.cmd("RCPT TO:<root@localhost> NOTIFY=SOMETIMES"),
+        "501 5.5.4"
+    );
+    expect!(c.cmd("DATA"), "503 5.0.0");
+    expect!(c.cmd("RSET"), "250 2.0.0");
+    expect!(c.cmd("XYZZY"), "500 5.5.1");
+    expect!(c.cmd("HELP"), "214");
+}
+
+#[test]
+fn too_many_hops_is_a_loop() {
+    let d = Daemon::start(&["MaxHopCount=5"]);
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<root@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    let hops: String = (0..6)
+        .map(|i| format!("Received: from hop{i}.example by x; date\r\n"))
+        .collect();
+    expect!(
+        c.cmd(&format!("{hops}Subject: loop\r\n\r\nx\r\n.")),
+        "554 5.4.6"
+    );
+}
+
+#[test]
+fn web_clients_and_early_talkers_are_turned_away() {
+    let d = Daemon::start(&["Mtad.GreetPause=1s"]);
+    let mut c = Client::connect(d.port);
+    c.send(b"EHLO hasty.example\r\n");
+    expect!(c.reply(), "554 5.5.0");
+    assert!(c.closed());
+    let mut c = Client::connect(d.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("GET / HTTP/1.1"), "421");
+    assert!(c.closed());
+}
+
+#[test]
+fn a_connection_cap_answers_421() {
+    let d = Daemon::start(&["MaxDaemonChildren=2"]);
+    let mut a = Client::connect(d.port);
+    expect!(a.reply(), "220");
+    let mut b = Client::connect(d.port);
+    expect!(b.reply(), "220");
+    let mut c = Client::connect(d.port);
+    expect!(c.reply(), "421 4.3.2");
+    drop(a);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut e = Client::connect(d.port);
+    expect!(e.reply(), "220");
+}
+
+#[test]
+fn python_smtplib_sends_a_message() {
+    let d = Daemon::start(&[]);
+    let script = format!(
+        "import smtplib\n\
+         s = smtplib.SMTP('127.0.0.1', {port}, timeout=10)\n\
+         s.ehlo('python.example')\n\
+         r = s.sendmail('py@example.org', ['root@localhost', 'postmaster@localhost'], 'Subject: from python\\r\\n\\r\\nhello\\r\\n')\n\
+         assert r == {{}}, r\n\
+         s.quit()\n",
+        port = d.port
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q = d.mailq();
+    assert!(
+        q.contains("<py@example.org>") && q.contains("(1 request)"),
+        "{q}"
+    );
+}
