@@ -156,6 +156,8 @@ pub struct Daemon {
     pub port: u16,
     pub dir: tempfile::TempDir,
     child: std::process::Child,
+    config: PathBuf,
+    extra: Vec<String>,
 }
 
 impl Daemon {
@@ -170,6 +172,22 @@ impl Daemon {
         // Started as root, mtad runs as the config's user, which must reach
         // the queue under this directory.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Daemon::spawn(config, extra, dir)
+    }
+
+    /// A new daemon on the same directory (and so the same queue), after
+    /// this one was killed.
+    pub fn restart(mut self) -> Daemon {
+        self.kill9();
+        let config = self.config.clone();
+        let extra = self.extra.clone();
+        // Move the directory out of this Daemon without deleting it.
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+        Daemon::spawn(&config, &refs, dir)
+    }
+
+    fn spawn(config: &Path, extra: &[&str], dir: tempfile::TempDir) -> Daemon {
         let port = free_port();
         let mut cmd = Command::new(bin("mtad"));
         cmd.current_dir(dir.path())
@@ -191,7 +209,13 @@ impl Daemon {
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
         let child = cmd.spawn().expect("start mtad");
-        let daemon = Daemon { port, dir, child };
+        let daemon = Daemon {
+            port,
+            dir,
+            child,
+            config: config.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
