@@ -32,6 +32,7 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
         say(&mut std::io::stderr(), &format!("mtad: warning: {w}"));
     }
     let settings = Settings::from_config(&config, &host);
+    let tls = crate::tls::acceptor(&config)?;
     let bound = server::bind_all(&config)?;
     // Opened now, while the directory may still need root; written once
     // the process has its final pid (after detaching).
@@ -64,6 +65,7 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
         settings,
         policy,
         queue,
+        tls,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -11,6 +11,7 @@ mod queue;
 mod server;
 mod settings;
 mod smtp;
+mod tls;
 
 use clap::Parser;
 use std::io::Write;

@@ -21,6 +21,8 @@ pub struct Shared {
     pub settings: Settings,
     pub policy: Policy,
     pub queue: Queue,
+    /// Set when a certificate is configured: STARTTLS is offered.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// A listening socket's identity, for logs, macros and the queue.
@@ -210,8 +212,7 @@ pub async fn serve(bound: Vec<Bound>, shared: Arc<Shared>) {
                 match limit.clone().try_acquire_owned() {
                     Ok(permit) => {
                         tokio::spawn(async move {
-                            let (r, w) = stream.into_split();
-                            Session::new(r, w, peer, info, shared).run().await;
+                            session(stream, peer, info, shared).await;
                             drop(permit);
                         });
                     }
@@ -225,6 +226,47 @@ pub async fn serve(bound: Vec<Bound>, shared: Arc<Shared>) {
     for t in tasks {
         let _ = t.await;
     }
+}
+
+/// One connection: a plain session, and after STARTTLS a second one over
+/// TLS, which starts over from scratch.
+async fn session(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    info: Arc<Listener>,
+    shared: Arc<Shared>,
+) {
+    let (r, w) = stream.into_split();
+    let Some((r, w)) = Session::new(r, w, peer, info.clone(), shared.clone(), None)
+        .run()
+        .await
+    else {
+        return;
+    };
+    let (Ok(stream), Some(acceptor)) = (r.reunite(w), shared.tls.clone()) else {
+        return;
+    };
+    let wait = shared
+        .config
+        .duration("Timeout.starttls")
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(3600));
+    let tls = match tokio::time::timeout(wait, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        // A failed handshake ends the connection; there is nothing to
+        // answer over a broken TLS layer.
+        _ => return,
+    };
+    let (version, cipher, bits) = crate::tls::describe(tls.get_ref().1);
+    let negotiated = crate::smtp::session::TlsInfo {
+        version,
+        cipher,
+        bits,
+    };
+    let (r, w) = tokio::io::split(tls);
+    let _ = Session::new(r, w, peer, info, shared, Some(negotiated))
+        .run()
+        .await;
 }
 
 /// MaxDaemonChildren reached: say so and close, rather than leave the

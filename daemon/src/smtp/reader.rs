@@ -1,6 +1,7 @@
 //! Reading SMTP lines off a connection, with the rules that keep a session
 //! safe: only CRLF ends a line, lines have a length limit, and what is
-//! buffered can be seen (to flush pipelined replies at the right moment).
+//! buffered can be seen (to flush pipelined replies at the right moment) and
+//! thrown away (after STARTTLS).
 //!
 //! A bare LF or a bare CR never ends a line: it is reported, and the line
 //! goes on to the next CRLF. That is what defeats SMTP smuggling: a message
@@ -70,6 +71,20 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     /// client pipelined another command, so replies can wait.
     pub fn has_buffered_line(&self) -> bool {
         self.buf[self.pos..].contains(&b'\n')
+    }
+
+    /// Throws away everything buffered: after STARTTLS nothing the client
+    /// sent in clear text before the handshake may count (the
+    /// CVE-2011-0411 class of command injection). Returns how much.
+    pub fn discard_buffered(&mut self) -> usize {
+        let n = self.buf.len() - self.pos;
+        self.buf.clear();
+        self.pos = 0;
+        n
+    }
+
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 
     /// Waits up to `wait` for input; true if some arrived (or is buffered).
@@ -222,5 +237,9 @@ mod tests {
         assert!(r.has_buffered_line(), "a pipelined command is waiting");
         r.read_line(512, Duration::from_secs(1)).await.unwrap();
         assert!(!r.has_buffered());
+        let mut r = LineReader::new(&b"STARTTLS\r\nMAIL FROM:<evil>\r\n"[..]);
+        r.read_line(512, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(r.discard_buffered(), 18);
+        assert!(!r.has_buffered_line());
     }
 }

@@ -42,6 +42,16 @@ struct Transaction {
 enum Next {
     Continue,
     Close,
+    /// STARTTLS was accepted: hand the connection to the TLS handshake.
+    StartTls,
+}
+
+/// The TLS of a session that went through STARTTLS.
+#[derive(Debug, Clone)]
+pub struct TlsInfo {
+    pub version: String,
+    pub cipher: String,
+    pub bits: String,
 }
 
 pub struct Session<R, W> {
@@ -55,6 +65,7 @@ pub struct Session<R, W> {
     tx: Transaction,
     macros: MacroEnv,
     bad_commands: u32,
+    tls: Option<TlsInfo>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
@@ -64,6 +75,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         peer: SocketAddr,
         listener: Arc<Listener>,
         shared: Arc<Shared>,
+        tls: Option<TlsInfo>,
     ) -> Self {
         let mut macros = MacroEnv::default();
         let s = &shared.settings;
@@ -74,6 +86,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         macros.set("daemon_name", listener.name.clone());
         macros.set("daemon_flags", listener.modifiers.clone());
         macros.set("_", format!("[{}]", peer.ip()));
+        if let Some(t) = &tls {
+            macros.set("tls_version", t.version.clone());
+            macros.set("cipher", t.cipher.clone());
+            macros.set("cipher_bits", t.bits.clone());
+            macros.set("verify", "NO");
+        }
         Session {
             reader: LineReader::new(read),
             writer: BufWriter::new(write),
@@ -85,29 +103,47 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             tx: Transaction::default(),
             macros,
             bad_commands: 0,
+            tls,
         }
     }
 
-    /// Runs the session to its end. Errors end the session; they are the
+    /// Runs the session to its end, or to STARTTLS: then the connection
+    /// comes back, with nothing the client sent before it, for the TLS
+    /// handshake and a new session. Errors end the session; they are the
     /// client's problem, never the daemon's.
-    pub async fn run(mut self) {
-        let _ = self.serve().await;
+    pub async fn run(mut self) -> Option<(R, W)> {
+        let upgrade = matches!(self.serve().await, Ok(true));
         let _ = self.writer.flush().await;
+        if upgrade {
+            return Some((self.reader.into_inner(), self.writer.into_inner()));
+        }
         let _ = self.writer.shutdown().await;
+        None
     }
 
-    async fn serve(&mut self) -> Result<(), ReadError> {
+    /// Serves commands; true when the session continues under TLS.
+    async fn serve(&mut self) -> Result<bool, ReadError> {
+        if self.tls.is_some() {
+            // After STARTTLS the session starts over without a greeting
+            // (RFC 3207 4.2).
+            return self.commands().await;
+        }
         // A client that talks before the greeting is a spam engine that
         // does not wait for replies; sendmail's greet_pause refuses it.
         let pause = self.shared.settings.greet_pause;
         if self.reader.input_pending(pause).await? {
             self.reply("554 5.5.0 Improper pipelining: talking before the greeting; closing")
                 .await;
-            return Ok(());
+            return Ok(false);
         }
         let greeting = self.expand(&self.shared.settings.greeting.clone());
         self.reply(&format!("220 {greeting}")).await;
         self.flush().await;
+        self.commands().await
+    }
+
+    /// The command loop; true when the client asked for STARTTLS.
+    async fn commands(&mut self) -> Result<bool, ReadError> {
         loop {
             let timeout = self.shared.settings.command_timeout;
             let line = match self.reader.read_line(COMMAND_LINE_MAX, timeout).await {
@@ -118,7 +154,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                         "421 4.4.2 {j} Error: timeout waiting for a command; closing"
                     ))
                     .await;
-                    return Ok(());
+                    return Ok(false);
                 }
                 Err(e) => return Err(e),
             };
@@ -130,9 +166,19 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             } else {
                 self.command(command::parse(&line.bytes)).await
             };
-            if matches!(next, Next::Close) {
-                self.flush().await;
-                return Ok(());
+            match next {
+                Next::Close => {
+                    self.flush().await;
+                    return Ok(false);
+                }
+                Next::StartTls => {
+                    self.flush().await;
+                    // Whatever the client pipelined after STARTTLS was
+                    // sent in clear text: it is dropped, never executed.
+                    self.reader.discard_buffered();
+                    return Ok(true);
+                }
+                Next::Continue => {}
             }
             if !self.reader.has_buffered_line() {
                 self.flush().await;
@@ -190,7 +236,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 }
                 Next::Continue
             }
-            Command::StartTls => self.bad("502 5.5.1 STARTTLS not available").await,
+            Command::StartTls => self.starttls().await,
             Command::Http => {
                 self.reply("421 4.7.0 This is an SMTP server, not a web server; closing")
                     .await;
@@ -214,7 +260,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.tx = Transaction::default();
         self.esmtp = esmtp;
         self.macros.set("s", name.clone());
-        self.macros.set("r", if esmtp { "ESMTP" } else { "SMTP" });
+        self.macros.set("r", self.protocol());
         self.helo = Some(name);
         let j = self.shared.settings.host_name.clone();
         let first = format!(
@@ -237,6 +283,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             None => lines.push("SIZE".into()),
         }
         lines.push("DSN".into());
+        if self.shared.tls.is_some() && self.tls.is_none() {
+            lines.push("STARTTLS".into());
+        }
         let privacy = self.shared.settings.privacy;
         if !privacy.has("noexpn") {
             lines.push("EXPN".into());
@@ -251,6 +300,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             self.reply(&format!("250{sep}{l}")).await;
         }
         Next::Continue
+    }
+
+    // ---------------------------------------------------------------- STARTTLS
+
+    async fn starttls(&mut self) -> Next {
+        if self.tls.is_some() {
+            return self.bad("503 5.5.0 TLS already active").await;
+        }
+        if self.shared.tls.is_none() {
+            return self
+                .bad("502 5.5.1 STARTTLS not available: no certificate configured")
+                .await;
+        }
+        self.reply("220 2.0.0 Ready to start TLS").await;
+        Next::StartTls
     }
 
     // ---------------------------------------------------------------- MAIL
@@ -480,7 +544,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             client_name: None,
             client_verified: false,
             helo: self.helo.clone(),
-            protocol: if self.esmtp { "ESMTP" } else { "SMTP" }.into(),
+            protocol: self.protocol().into(),
             daemon: self.listener.name.clone(),
             headers,
             body: message.body,
@@ -588,6 +652,16 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 ))
                 .await
             }
+        }
+    }
+
+    /// SMTP, ESMTP, or ESMTPS under TLS (RFC 3848), for `$r` and the queue.
+    fn protocol(&self) -> &'static str {
+        match (self.esmtp, self.tls.is_some()) {
+            (false, false) => "SMTP",
+            (false, true) => "SMTPS",
+            (true, false) => "ESMTP",
+            (true, true) => "ESMTPS",
         }
     }
 
