@@ -66,12 +66,27 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
         policy,
         queue,
         tls,
+        resolver: None,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(server::serve(bound, shared));
+    runtime.block_on(async move {
+        let mut shared = shared;
+        // The resolver needs the runtime; it is made inside it.
+        match crate::dns::resolver(&shared.config) {
+            Ok(r) => Arc::get_mut(&mut shared).map(|s| s.resolver = Some(r)),
+            Err(e) => {
+                say(
+                    &mut std::io::stderr(),
+                    &format!("mtad: warning: {e}; client names are not looked up"),
+                );
+                None
+            }
+        };
+        server::serve(bound, shared).await
+    });
     Ok(())
 }
 

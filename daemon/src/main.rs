@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod daemon;
+mod dns;
 mod identity;
 mod macros;
 mod policy;

@@ -23,6 +23,9 @@ pub struct Shared {
     pub queue: Queue,
     /// Set when a certificate is configured: STARTTLS is offered.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// For verifying clients' names; `None` if no resolver could be set up
+    /// (then every client is `[address]`).
+    pub resolver: Option<hickory_resolver::TokioResolver>,
 }
 
 /// A listening socket's identity, for logs, macros and the queue.

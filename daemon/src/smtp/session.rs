@@ -12,6 +12,7 @@ use super::address::{self, Path};
 use super::command::{self, Command, Param};
 use super::data::{self, DataOutcome};
 use super::reader::{LineReader, ReadError};
+use crate::dns::ClientName;
 use crate::macros::{self, MacroEnv};
 use crate::policy::Route;
 use crate::queue::{NewMessage, NewRecipient};
@@ -66,6 +67,14 @@ pub struct Session<R, W> {
     macros: MacroEnv,
     bad_commands: u32,
     tls: Option<TlsInfo>,
+    client: ClientLookup,
+}
+
+/// The client's verified name: looked up from the start of the session,
+/// awaited (within its bound) only where it is used.
+enum ClientLookup {
+    Pending(tokio::task::JoinHandle<ClientName>, tokio::time::Instant),
+    Done(ClientName),
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
@@ -92,6 +101,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             macros.set("cipher_bits", t.bits.clone());
             macros.set("verify", "NO");
         }
+        let client = match shared.resolver.clone() {
+            Some(resolver) => {
+                let ip = peer.ip();
+                let task = tokio::spawn(async move { crate::dns::verify(&resolver, ip).await });
+                ClientLookup::Pending(task, tokio::time::Instant::now() + crate::dns::BOUND)
+            }
+            None => ClientLookup::Done(ClientName::unknown("FAIL")),
+        };
         Session {
             reader: LineReader::new(read),
             writer: BufWriter::new(write),
@@ -104,6 +121,34 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             macros,
             bad_commands: 0,
             tls,
+            client,
+        }
+    }
+
+    /// The client's name, waiting for the lookups if they are still
+    /// running (never past their bound); sets `$_`, `${client_name}` and
+    /// `${client_resolve}`.
+    async fn client_name(&mut self) -> ClientName {
+        if let ClientLookup::Pending(task, deadline) = &mut self.client {
+            let name = match tokio::time::timeout_at(*deadline, &mut *task).await {
+                Ok(Ok(name)) => name,
+                _ => {
+                    task.abort();
+                    ClientName::unknown("TEMP")
+                }
+            };
+            let ip = self.peer.ip();
+            self.macros.set("_", name.describe(ip));
+            self.macros.set(
+                "client_name",
+                name.name.clone().unwrap_or_else(|| format!("[{ip}]")),
+            );
+            self.macros.set("client_resolve", name.resolve);
+            self.client = ClientLookup::Done(name);
+        }
+        match &self.client {
+            ClientLookup::Done(n) => n.clone(),
+            ClientLookup::Pending(..) => ClientName::unknown("TEMP"),
         }
     }
 
@@ -136,6 +181,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 .await;
             return Ok(false);
         }
+        self.macros.set("b", macros::rfc5322_date(macros::now()));
         let greeting = self.expand(&self.shared.settings.greeting.clone());
         self.reply(&format!("220 {greeting}")).await;
         self.flush().await;
@@ -263,11 +309,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.macros.set("r", self.protocol());
         self.helo = Some(name);
         let j = self.shared.settings.host_name.clone();
-        let first = format!(
-            "{j} Hello {} [{}], pleased to meet you",
-            self.helo.as_deref().unwrap_or(""),
-            self.peer.ip()
-        );
+        // As sendmail, the reply names the client as DNS knows it, not as
+        // it named itself.
+        let who = self.client_name().await.describe(self.peer.ip());
+        let first = format!("{j} Hello {who}, pleased to meet you");
         if !esmtp {
             self.reply(&format!("250 {first}")).await;
             return Next::Continue;
@@ -528,6 +573,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .await;
             return Next::Continue;
         }
+        let client = self.client_name().await;
         let id = crate::queue::id::new_id();
         let now = macros::now();
         let headers = self.headers(&id, now, &tx, message.headers);
@@ -541,8 +587,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             envid: tx.envid,
             declared_size: tx.size,
             client_addr: self.peer.ip().to_string(),
-            client_name: None,
-            client_verified: false,
+            client_name: client.name,
+            client_verified: client.verified,
             helo: self.helo.clone(),
             protocol: self.protocol().into(),
             daemon: self.listener.name.clone(),
