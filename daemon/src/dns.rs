@@ -118,14 +118,14 @@ pub async fn verify(resolver: &TokioResolver, ip: IpAddr) -> ClientName {
     };
     // Any of the names that leads back counts, the first one named.
     for name in &names {
-        if let Ok(found) = resolver.lookup_ip(format!("{name}.")).await {
-            if found.iter().any(|a| a == ip) {
-                return ClientName {
-                    name: Some(name.clone()),
-                    verified: true,
-                    resolve: "OK",
-                };
-            }
+        if let Ok(found) = resolver.lookup_ip(format!("{name}.")).await
+            && found.iter().any(|a| a == ip)
+        {
+            return ClientName {
+                name: Some(name.clone()),
+                verified: true,
+                resolve: "OK",
+            };
         }
     }
     ClientName {
@@ -180,16 +180,16 @@ mod fake_dns {
                         .to_ascii_lowercase();
                     match q.query_type() {
                         RecordType::PTR => {
-                            if let Some(ip) = reverse_name(&name) {
-                                if let Some(host) = zone.ptr.get(&ip) {
-                                    let target = Name::from_str(&format!("{host}.")).unwrap();
-                                    reply.add_answer(Record::from_rdata(
-                                        q.name().clone(),
-                                        60,
-                                        RData::PTR(PTR(target)),
-                                    ));
-                                    found = true;
-                                }
+                            if let Some(ip) = reverse_name(&name)
+                                && let Some(host) = zone.ptr.get(&ip)
+                            {
+                                let target = Name::from_str(&format!("{host}.")).unwrap();
+                                reply.add_answer(Record::from_rdata(
+                                    q.name().clone(),
+                                    60,
+                                    RData::PTR(PTR(target)),
+                                ));
+                                found = true;
                             }
                         }
                         RecordType::A => {
