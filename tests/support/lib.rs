@@ -33,6 +33,17 @@ pub fn bin(name: &str) -> PathBuf {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.current_dir(workspace())
             .args(["build", "--quiet", "-p", "mtad", "-p", "mtactl"]);
+        // The variables cargo sets for this test (CARGO_MANIFEST_DIR and
+        // the like) must not reach the inner build: build scripts watch
+        // some of them, and every test binary would rebuild the world.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR")
+                || k == "OUT_DIR"
+            {
+                cmd.env_remove(&key);
+            }
+        }
         if release {
             cmd.arg("--release");
         }
