@@ -318,3 +318,41 @@ fn python_smtplib_sends_a_message() {
         "{q}"
     );
 }
+
+#[test]
+fn swaks_sends_a_message_pipelined_and_not() {
+    if std::process::Command::new("swaks")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: swaks is not installed (tests/run installs it when run as root)");
+        return;
+    }
+    let d = Daemon::start(&[]);
+    for extra in [&[][..], &["--pipeline"][..]] {
+        let out = std::process::Command::new("swaks")
+            .args(["--server", &format!("127.0.0.1:{}", d.port)])
+            .args([
+                "--from",
+                "swaks@example.org",
+                "--to",
+                "root@localhost,postmaster@localhost",
+            ])
+            .args(["--helo", "swaks.example", "--header", "Subject: from swaks"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(
+            stdout.contains(" 250 2.0.0 ") && stdout.contains("Message accepted for delivery"),
+            "{stdout}"
+        );
+    }
+    let q = d.mailq();
+    assert!(
+        q.contains("(2 requests)") && q.contains("<swaks@example.org>"),
+        "{q}"
+    );
+}

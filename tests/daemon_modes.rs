@@ -1,0 +1,134 @@
+//! How the daemon runs: root is dropped before the network is read, -bd
+//! detaches and writes PidFile, a missing mode is an error.
+
+use mtad_e2e::{Client, Daemon, bin, expect, text, workspace};
+use std::process::Command;
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// The real, effective, saved and filesystem uids of a process.
+fn uids(pid: u32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .map(|u| u.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn started_as_root_it_serves_as_the_run_user() {
+    if !is_root() {
+        eprintln!("SKIPPED: not root, nothing to drop");
+        return;
+    }
+    let d = Daemon::start(&["RunAsUser=nobody"]);
+    let nobody: u32 = String::from_utf8(
+        Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    assert_eq!(uids(d.pid()), vec![nobody; 4], "every uid is nobody's");
+    // And it works as nobody: the queue is its own.
+    let mut c = Client::connect(d.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO x.example"), "250");
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<root@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    expect!(c.cmd("Subject: x\r\n\r\ny\r\n."), "250 2.0.0");
+    assert!(d.stderr().contains("running as nobody"), "{}", d.stderr());
+}
+
+#[test]
+fn root_is_refused_as_the_run_user() {
+    if !is_root() {
+        eprintln!("SKIPPED: not root");
+        return;
+    }
+    let out = Command::new(bin("mtad"))
+        .arg("-C")
+        .arg(workspace().join("etc/sendmail-dev.cf"))
+        .args([
+            "-bD",
+            "-O",
+            "RunAsUser=root",
+            "-O",
+            "DaemonPortOptions=Port=0,Addr=127.0.0.1",
+        ])
+        .arg("-O")
+        .arg(format!(
+            "QueueDirectory={}/q",
+            std::env::temp_dir().display()
+        ))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(71), "{stderr}");
+    assert!(
+        stderr.contains("will not serve the network as root"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dash_bd_detaches_and_writes_its_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let port = mtad_e2e::free_port();
+    let pid_file = dir.path().join("mtad.pid");
+    let out = Command::new(bin("mtad"))
+        .arg("-C")
+        .arg(workspace().join("etc/sendmail-dev.cf"))
+        .arg("-bd")
+        .arg("-O")
+        .arg(format!("DaemonPortOptions=Port={port},Addr=127.0.0.1"))
+        .arg("-O")
+        .arg(format!("QueueDirectory={}/queue", dir.path().display()))
+        .arg("-O")
+        .arg(format!("PidFile={}", pid_file.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    // The parent is gone; the detached daemon answers and its pid is in
+    // PidFile, with the command line on the second line as in sendmail.
+    let pid_text = std::fs::read_to_string(&pid_file).unwrap();
+    let mut lines = pid_text.lines();
+    let pid: i32 = lines.next().unwrap().parse().unwrap();
+    assert!(lines.next().unwrap().contains("-bd"));
+    let mut c = Client::connect(port);
+    expect!(c.reply(), "220");
+    // End it, by the pid it wrote.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_mode_is_required() {
+    let out = Command::new(bin("mtad"))
+        .arg("-C")
+        .arg(workspace().join("etc/sendmail-dev.cf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out).1.contains("-bD"));
+}
