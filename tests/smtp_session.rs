@@ -356,3 +356,70 @@ fn swaks_sends_a_message_pipelined_and_not() {
         "{q}"
     );
 }
+
+#[test]
+fn a_full_disk_refuses_mail_at_mail_from() {
+    // MinFreeBlocks far above what any test machine has free.
+    let d = Daemon::start(&["MinFreeBlocks=999999999999"]);
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "452 4.4.5");
+}
+
+#[test]
+fn an_idle_client_times_out() {
+    let d = Daemon::start(&["Timeout.command=1s"]);
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    // Say nothing: after Timeout.command the server gives up.
+    expect!(c.reply(), "421 4.4.2");
+    assert!(c.closed());
+}
+
+#[test]
+fn the_connection_rate_is_throttled() {
+    let d = Daemon::start(&["ConnectionRateThrottle=2"]);
+    // The harness's own probe counted in the current second; start afresh.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let start = std::time::Instant::now();
+    let mut clients: Vec<Client> = (0..3).map(|_| Client::connect(d.port)).collect();
+    for c in clients.iter_mut().take(2) {
+        expect!(c.reply(), "220");
+    }
+    assert!(start.elapsed() < std::time::Duration::from_millis(800));
+    // The third connection of the same second waits for the next one.
+    expect!(clients[2].reply(), "220");
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn several_listeners_ipv4_and_ipv6() {
+    let v4 = mtad_e2e::free_port();
+    let v6 = mtad_e2e::free_port();
+    if std::net::TcpListener::bind(("::1", 0)).is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        return;
+    }
+    let d = Daemon::start(&[
+        &format!("DaemonPortOptions=Name=Second,Port={v4},Addr=127.0.0.1"),
+        &format!("DaemonPortOptions=Name=Six,Port={v6},Addr=::1,Family=inet6"),
+    ]);
+    let _ = d.port; // the harness's own listener, besides these two
+    for addr in [format!("127.0.0.1:{v4}"), format!("[::1]:{v6}")] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut stream = loop {
+            match std::net::TcpStream::connect(&addr) {
+                Ok(s) => break s,
+                Err(e) if std::time::Instant::now() > deadline => panic!("{addr}: {e}"),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        let mut buf = [0u8; 512];
+        let n = std::io::Read::read(&mut stream, &mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"220 "), "{addr}");
+    }
+}
