@@ -14,6 +14,10 @@ use tokio::io::AsyncRead;
 /// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
 pub const TEXT_LINE_MAX: usize = 1000;
 
+/// The largest message taken when MaxMessageSize sets no limit (0 or
+/// unset): 256 MiB. A message is held in memory until it is committed.
+pub const HARD_CEILING: u64 = 256 << 20;
+
 pub struct Limits {
     /// MaxMessageSize (headers and body).
     pub max_size: Option<u64>,

@@ -522,7 +522,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.flush().await;
         let s = self.shared.settings.clone();
         let limits = data::Limits {
-            max_size: s.max_message_size,
+            // No MaxMessageSize still has a ceiling: a message is held in
+            // memory until it is committed, and a client must not be able
+            // to exhaust it.
+            max_size: Some(s.max_message_size.unwrap_or(data::HARD_CEILING)),
             max_headers: s.max_headers_length,
             timeout: s.datablock_timeout,
         };
@@ -547,7 +550,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 return Next::Continue;
             }
             DataOutcome::TooBig => {
-                let max = s.max_message_size.unwrap_or(0);
+                let max = s.max_message_size.unwrap_or(data::HARD_CEILING);
                 self.reply(&format!(
                     "552 5.2.3 Message size exceeds fixed maximum message size ({max})"
                 ))
