@@ -50,6 +50,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The largest message taken: MaxMessageSize, or the hard ceiling
+    /// when it sets no limit.
+    pub fn size_limit(&self) -> u64 {
+        self.max_message_size
+            .unwrap_or(crate::smtp::data::HARD_CEILING)
+    }
+
     pub fn from_config(config: &Config, host_name: &str) -> Settings {
         let template = |name: &str, default: &str| match config.option(name) {
             Some(cfparser::OptionValue::Str(s)) => parse_template(s),

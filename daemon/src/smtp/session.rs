@@ -323,10 +323,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             "PIPELINING".into(),
             "8BITMIME".into(),
         ];
-        match self.shared.settings.max_message_size {
-            Some(n) => lines.push(format!("SIZE {n}")),
-            None => lines.push("SIZE".into()),
-        }
+        lines.push(format!("SIZE {}", self.shared.settings.size_limit()));
         lines.push("DSN".into());
         if self.shared.tls.is_some() && self.tls.is_none() {
             lines.push("STARTTLS".into());
@@ -417,7 +414,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         }
         let s = &self.shared.settings;
-        if let (Some(max), Some(size)) = (s.max_message_size, tx.size)
+        let max = s.size_limit();
+        if let Some(size) = tx.size
             && size > max
         {
             return self
@@ -525,7 +523,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             // No MaxMessageSize still has a ceiling: a message is held in
             // memory until it is committed, and a client must not be able
             // to exhaust it.
-            max_size: Some(s.max_message_size.unwrap_or(data::HARD_CEILING)),
+            max_size: Some(s.size_limit()),
             max_headers: s.max_headers_length,
             timeout: s.datablock_timeout,
         };
@@ -550,7 +548,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 return Next::Continue;
             }
             DataOutcome::TooBig => {
-                let max = s.max_message_size.unwrap_or(data::HARD_CEILING);
+                let max = s.size_limit();
                 self.reply(&format!(
                     "552 5.2.3 Message size exceeds fixed maximum message size ({max})"
                 ))
