@@ -116,11 +116,12 @@ pub async fn verify(resolver: &TokioResolver, ip: IpAddr) -> ClientName {
     let Some(first) = names.first().cloned() else {
         return ClientName::unknown("FAIL");
     };
-    // Any of the names that leads back counts, the first one named.
+    // Any of the names that leads back counts, the first one named. Only
+    // the client's own address family is asked for: an IPv4 client needs
+    // A records, and an AAAA query the hosts file cannot answer would go
+    // to the network for nothing.
     for name in &names {
-        if let Ok(found) = resolver.lookup_ip(format!("{name}.")).await
-            && found.iter().any(|a| a == ip)
-        {
+        if leads_back(resolver, name, ip).await {
             return ClientName {
                 name: Some(name.clone()),
                 verified: true,
@@ -133,6 +134,21 @@ pub async fn verify(resolver: &TokioResolver, ip: IpAddr) -> ClientName {
         verified: false,
         resolve: "FORGED",
     }
+}
+
+/// True if `name` has an address record for `ip`.
+async fn leads_back(resolver: &TokioResolver, name: &str, ip: IpAddr) -> bool {
+    let fqdn = format!("{name}.");
+    let lookup = match ip {
+        IpAddr::V4(_) => resolver.ipv4_lookup(fqdn).await,
+        IpAddr::V6(_) => resolver.ipv6_lookup(fqdn).await,
+    };
+    let Ok(found) = lookup else { return false };
+    found.answers().iter().any(|r| match &r.data {
+        RData::A(a) => IpAddr::V4(a.0) == ip,
+        RData::AAAA(a) => IpAddr::V6(a.0) == ip,
+        _ => false,
+    })
 }
 
 /// A tiny authoritative DNS server on a loopback UDP port, answering PTR
