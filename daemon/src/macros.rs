@@ -43,55 +43,9 @@ impl MacroEnv {
     }
 }
 
-/// The date as RFC 5322 writes it, in local time: `Thu, 26 Nov 2026
-/// 12:17:08 +0100` (sendmail's `$b`, and Date: headers).
-pub fn rfc5322_date(secs: i64) -> String {
-    let t = secs as libc::time_t;
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: localtime_r writes only into `tm`.
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return "Thu, 01 Jan 1970 00:00:00 +0000".into();
-    }
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let off = tm.tm_gmtoff / 60;
-    let sign = if off < 0 { '-' } else { '+' };
-    format!(
-        "{}, {} {} {} {:02}:{:02}:{:02} {sign}{:02}{:02}",
-        DAYS[tm.tm_wday.rem_euclid(7) as usize],
-        tm.tm_mday,
-        MONTHS[tm.tm_mon.rem_euclid(12) as usize],
-        tm.tm_year + 1900,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        off.abs() / 60,
-        off.abs() % 60
-    )
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn date_looks_like_rfc5322() {
-        let d = rfc5322_date(1_795_695_428);
-        // Weekday, day month year hh:mm:ss zone.
-        let parts: Vec<&str> = d.split(' ').collect();
-        assert_eq!(parts.len(), 6, "{d}");
-        assert!(parts[0].ends_with(','));
-        assert_eq!(parts[3], "2026");
-        assert!(parts[5].starts_with('+') || parts[5].starts_with('-'));
-    }
 
     #[test]
     fn session_values_over_config_macros() {

@@ -11,6 +11,7 @@
 //! ```
 
 use super::store::Listed;
+use crate::clock::ctime;
 use std::fmt::Write;
 
 /// The listing of `entries` in the queue directory `dir`.
@@ -76,31 +77,6 @@ fn printable(s: &str, max: usize) -> String {
         }
     }
     out
-}
-
-/// `Thu Nov 26 12:17:08 2026`, as ctime(3) prints the local time.
-fn ctime(secs: i64) -> String {
-    let t = secs as libc::time_t;
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: localtime_r fills `tm` from `t` and touches nothing else.
-    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
-    if !ok {
-        return "??? ??? ?? ??:??:?? ????".into();
-    }
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {} {:>2} {:02}:{:02}:{:02} {}",
-        DAYS[tm.tm_wday.rem_euclid(7) as usize],
-        MONTHS[tm.tm_mon.rem_euclid(12) as usize],
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        tm.tm_year + 1900
-    )
 }
 
 #[cfg(test)]

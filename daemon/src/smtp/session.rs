@@ -12,6 +12,7 @@ use super::address::{self, Path};
 use super::command::{self, Command, Param};
 use super::data::{self, DataOutcome};
 use super::reader::{LineReader, ReadError};
+use crate::clock;
 use crate::dns::ClientName;
 use crate::macros::{self, MacroEnv};
 use crate::policy::Route;
@@ -181,7 +182,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 .await;
             return Ok(false);
         }
-        self.macros.set("b", macros::rfc5322_date(macros::now()));
+        self.macros.set("b", clock::rfc5322(clock::now()));
         let greeting = self.expand(&self.shared.settings.greeting.clone());
         self.reply(&format!("220 {greeting}")).await;
         self.flush().await;
@@ -405,12 +406,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                         .bad("501 5.5.4 Syntax error in ENVID parameter value")
                         .await;
                 }
-                _ => {
-                    let k: String = key.chars().filter(|c| !c.is_control()).take(20).collect();
-                    return self
-                        .bad(&format!("555 5.5.4 {k} parameter unrecognized"))
-                        .await;
-                }
+                _ => return self.bad(&unknown_parameter(key)).await,
             }
         }
         let s = &self.shared.settings;
@@ -466,12 +462,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                         .bad("501 5.5.4 Syntax error in ORCPT parameter value")
                         .await;
                 }
-                _ => {
-                    let k: String = key.chars().filter(|c| !c.is_control()).take(20).collect();
-                    return self
-                        .bad(&format!("555 5.5.4 {k} parameter unrecognized"))
-                        .await;
-                }
+                _ => return self.bad(&unknown_parameter(key)).await,
             }
         }
         if let Some(max) = self.shared.settings.max_recipients
@@ -576,7 +567,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         let client = self.client_name().await;
         let id = crate::queue::id::new_id();
-        let now = macros::now();
+        let now = clock::now();
         let headers = self.headers(&id, now, &tx, message.headers);
         let new = NewMessage {
             id: id.clone(),
@@ -615,9 +606,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// missing (the config's H lines).
     fn headers(&mut self, id: &str, now: i64, tx: &Transaction, theirs: Vec<u8>) -> Vec<u8> {
         self.macros.set("i", id);
-        self.macros.set("b", macros::rfc5322_date(now));
-        self.macros.set("a", macros::rfc5322_date(now));
-        self.macros.set("t", message_id_time(now));
+        self.macros.set("b", clock::rfc5322(now));
+        self.macros.set("a", clock::rfc5322(now));
+        self.macros.set("t", clock::stamp(now));
         let sender = tx.sender.clone().unwrap_or_default();
         self.macros.set(
             "g",
@@ -761,21 +752,11 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// sendmail's `$t`: the time as YYYYMMDDhhmmss, UTC (Message-Id).
-fn message_id_time(now: i64) -> String {
-    let t = now as libc::time_t;
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: gmtime_r writes only into `tm`.
-    unsafe { libc::gmtime_r(&t, &mut tm) };
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
+/// The reply to an ESMTP parameter mtad does not take (RFC 5321 4.1.1.11:
+/// 555), naming it without control characters.
+fn unknown_parameter(key: &str) -> String {
+    let k: String = key.chars().filter(|c| !c.is_control()).take(20).collect();
+    format!("555 5.5.4 {k} parameter unrecognized")
 }
 
 /// A HELO/EHLO name: a domain or an address literal, printable ASCII.
