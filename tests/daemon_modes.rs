@@ -107,8 +107,16 @@ fn dash_bd_detaches_and_writes_its_pid() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out).1);
     // The parent is gone; the detached daemon answers and its pid is in
-    // PidFile, with the command line on the second line as in sendmail.
-    let pid_text = std::fs::read_to_string(&pid_file).unwrap();
+    // PidFile, with the command line on the second line as in sendmail. The
+    // child writes it once it has its pid, after the parent has returned.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let pid_text = loop {
+        let t = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        if t.lines().count() >= 2 || std::time::Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let mut lines = pid_text.lines();
     let pid: i32 = lines.next().unwrap().parse().unwrap();
     assert!(lines.next().unwrap().contains("-bd"));
