@@ -89,7 +89,11 @@ fn parse_mailbox(t: &str) -> Result<Mailbox, PathError> {
                     end = Some(i);
                     break;
                 }
-                b'\r' | b'\n' => return Err(PathError("control character in address")),
+                // No control characters, quoted or not: the address ends
+                // up in headers and logs.
+                b if b < 0x20 || b == 0x7f => {
+                    return Err(PathError("control character in address"));
+                }
                 _ => i += 1,
             }
         }
@@ -237,6 +241,8 @@ mod tests {
             "u v@example.org",
             "u@[999.1.1.1]",
             "u@exa mple.org",
+            "\"a\u{1}b\"@x.org",
+            "\"a\tb\"@x.org",
         ] {
             assert!(parse_path(bad).is_err(), "{bad} should be refused");
         }
