@@ -225,6 +225,50 @@ fn privacy_options_as_sendmail_answers_them() {
 }
 
 #[test]
+fn expn_lists_what_an_alias_expands_to() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let list = dir.path().join("list");
+    std::fs::write(&list, "# included\nroot, carol@remote.example\n").unwrap();
+    let aliases = dir.path().join("aliases");
+    std::fs::write(
+        &aliases,
+        format!(
+            "staff: root,\n  bob@Remote.Example, crew\ncrew: :include:{}, \"|/usr/bin/logger -t mail\"\n\
+             loop1: loop2\nloop2: loop1\nno colon\n",
+            list.display()
+        ),
+    )
+    .unwrap();
+    let alias_file = format!("AliasFile={}", aliases.display());
+    let d = Daemon::start(&["PrivacyOptions=public", &alias_file]);
+    // The bad line is reported with its file and line, and the rest used.
+    assert!(
+        d.stderr()
+            .contains(&format!("{}:6: missing colon", aliases.display())),
+        "{}",
+        d.stderr()
+    );
+    let mut c = Client::connect(d.port);
+    hello(&mut c);
+    let r = c.cmd("EXPN staff");
+    let lines: Vec<&str> = r.lines().collect();
+    assert_eq!(lines.len(), 4, "{r}");
+    assert!(lines[0].starts_with("250-2.1.5 <root@"), "{r}");
+    assert_eq!(lines[1], "250-2.1.5 <bob@remote.example>");
+    assert_eq!(lines[2], "250-2.1.5 <carol@remote.example>");
+    assert_eq!(lines[3], "250 2.1.5 <\"|/usr/bin/logger -t mail\">");
+    expect!(c.cmd("EXPN <STAFF@localhost>"), "250-2.1.5 <root@");
+    expect!(c.cmd("EXPN loop1"), "554 5.3.5");
+    expect!(c.cmd("EXPN no-such-user-here"), "550 5.1.1");
+    expect!(c.cmd("EXPN someone@remote.example"), "252 2.1.5");
+    // The aliases also decide RCPT.
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<crew@localhost>"), "250 2.1.5");
+}
+
+#[test]
 fn protocol_errors_and_sequence() {
     let d = Daemon::start(&[]);
     let mut c = Client::connect(d.port);

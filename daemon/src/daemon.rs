@@ -60,6 +60,9 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
     }
     let queue = Queue::open(&settings.queue_dir).map_err(|e| e.to_string())?;
     let policy = Policy::from_config(&config, &host);
+    for w in &policy.aliases.warnings {
+        say(&mut std::io::stderr(), &format!("mtad: warning: {w}"));
+    }
     let shared = Arc::new(Shared {
         config,
         settings,

@@ -1,5 +1,6 @@
 //! mtad: a mail transfer agent that reads the site's sendmail.cf.
 
+mod aliases;
 mod check;
 mod cli;
 mod clock;

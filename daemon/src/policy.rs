@@ -7,9 +7,9 @@
 //! domain is one we relay for (class R and its subdomains, or a `To:` RELAY
 //! entry). Everything else outside our domains is "Relaying denied".
 
+use crate::aliases::{Aliases, ExpandError, Expander, Target};
 use cfparser::Config;
 use cfparser::model::TextMap;
-use cfparser::options::OptionValue;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
@@ -23,8 +23,8 @@ pub struct Policy {
     relay_domains: Vec<String>,
     /// The access map's text source, if the config declares one.
     access: Option<TextMap>,
-    /// Alias names, lower case.
-    aliases: HashSet<String>,
+    /// The alias files, read once at start.
+    pub aliases: Aliases,
     /// Local parts are folded to lower case (the local mailer has no `u`
     /// flag).
     fold_local: bool,
@@ -59,7 +59,7 @@ impl Policy {
             local_domains,
             relay_domains,
             access,
-            aliases: alias_names(config),
+            aliases: Aliases::from_config(config),
             fold_local,
         }
     }
@@ -137,6 +137,17 @@ impl Policy {
         }
     }
 
+    /// What a local user name expands to through the aliases.
+    pub fn expand(&self, user: &str) -> Result<Vec<Target>, ExpandError> {
+        let is_local = |d: &str| self.is_local_domain(d);
+        Expander {
+            aliases: &self.aliases,
+            is_local_domain: &is_local,
+            fold: self.fold_local,
+        }
+        .expand(user)
+    }
+
     /// A local user exists if an alias names it or it is an account;
     /// `postmaster` always exists (RFC 5321 4.5.1). `user+detail` is
     /// `user`.
@@ -146,7 +157,7 @@ impl Policy {
             return true;
         }
         let base = user.split('+').next().unwrap_or(user);
-        if base != user && self.aliases.contains(&base.to_ascii_lowercase()) {
+        if base != user && self.aliases.contains(base) {
             return true;
         }
         if base.is_empty() || base.contains(['/', '|', ':', '"', '\\']) {
@@ -174,39 +185,6 @@ fn address_keys(ip: IpAddr) -> Vec<String> {
         keys.push(s.to_string());
     }
     keys
-}
-
-/// The names of the alias files (AliasFile, `class:path` or a path), read
-/// for their keys only: RCPT must know that an alias exists.
-fn alias_names(config: &Config) -> HashSet<String> {
-    let files: Vec<String> = match config.option("AliasFile") {
-        Some(OptionValue::List(l)) => l.clone(),
-        Some(OptionValue::Path(p)) => vec![p.clone()],
-        _ => Vec::new(),
-    };
-    let mut names = HashSet::new();
-    for spec in files {
-        let path = match spec.split_once(':') {
-            Some((class, path)) if !class.contains('/') => path.to_string(),
-            _ => spec.clone(),
-        };
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        let text: String = bytes.iter().map(|&b| b as char).collect();
-        for line in text.lines() {
-            if line.starts_with(['#', ' ', '\t']) {
-                continue;
-            }
-            if let Some((name, _)) = line.split_once(':') {
-                let name = name.trim();
-                if !name.is_empty() {
-                    names.insert(name.to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    names
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::address::{self, Path};
 use super::command::{self, Command, Param};
 use super::data::{self, DataOutcome};
 use super::reader::{LineReader, ReadError};
+use crate::aliases::Target;
 use crate::clock;
 use crate::dns::ClientName;
 use crate::macros::{self, MacroEnv};
@@ -676,7 +677,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         let shown = format!("<{}>", clean(&mailbox.to_addr()));
         let policy = &self.shared.policy;
-        match policy.route(&mailbox.local_unquoted(), mailbox.domain.as_deref()) {
+        let route = policy.route(&mailbox.local_unquoted(), mailbox.domain.as_deref());
+        if expn && let Route::Local { user } = &route {
+            let user = user.clone();
+            return self.expn(&user, &shown).await;
+        }
+        match route {
             Route::Local { user } if policy.local_user_exists(&user) => {
                 self.reply_continue(&format!("250 2.1.5 {shown}")).await
             }
@@ -691,6 +697,42 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 .await
             }
         }
+    }
+
+    /// EXPN of a local name: every place its aliases lead to, one reply
+    /// line each, as sendmail lists them (`<user@$j>` for local mailboxes).
+    async fn expn(&mut self, user: &str, shown: &str) -> Next {
+        let policy = &self.shared.policy;
+        if !policy.local_user_exists(user) {
+            return self
+                .bad(&format!("550 5.1.1 {shown}... User unknown"))
+                .await;
+        }
+        let targets = match policy.expand(user) {
+            Ok(t) => t,
+            Err(e) => {
+                return self
+                    .reply_continue(&format!("554 5.3.5 {shown}... {}", clean(&e.to_string())))
+                    .await;
+            }
+        };
+        let host = self.shared.settings.host_name.clone();
+        let lines: Vec<String> = targets
+            .iter()
+            .map(|t| match t {
+                Target::Local(u) => format!("<{u}@{host}>"),
+                Target::Remote(a) => format!("<{a}>"),
+                Target::Program { command, .. } => format!("<\"|{command}\">"),
+                Target::File { path, .. } => format!("<{}>", path.display()),
+            })
+            .map(|l| clean(&l))
+            .collect();
+        let last = lines.len().saturating_sub(1);
+        for (i, line) in lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            self.reply(&format!("250{sep}2.1.5 {line}")).await;
+        }
+        Next::Continue
     }
 
     /// SMTP, ESMTP, or ESMTPS under TLS (RFC 3848), for `$r` and the queue.
