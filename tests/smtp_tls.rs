@@ -132,3 +132,82 @@ fn no_certificate_no_starttls() {
     assert!(!ehlo.contains("STARTTLS"));
     expect!(c.cmd("STARTTLS"), "502 5.5.1");
 }
+
+/// A CA, a client certificate it signed and one it did not, as PEM files.
+fn client_certificates(dir: &std::path::Path) -> [String; 5] {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "mtad test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let ca_file = write("ca.pem", ca.pem());
+    let member_key = KeyPair::generate().unwrap();
+    let member = CertificateParams::new(vec!["client.example".into()])
+        .unwrap()
+        .signed_by(&member_key, &ca)
+        .unwrap();
+    let stranger = rcgen::generate_simple_self_signed(vec!["client.example".into()]).unwrap();
+    [
+        ca_file,
+        write("member.pem", member.pem()),
+        write("member.key", member_key.serialize_pem()),
+        write("stranger.pem", stranger.cert.pem()),
+        write("stranger.key", stranger.signing_key.serialize_pem()),
+    ]
+}
+
+#[test]
+fn client_certificates_are_verified_against_cacertfile_and_never_refused() {
+    let keys = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(keys.path());
+    let [ca, member, member_key, stranger, stranger_key] = client_certificates(keys.path());
+    let d = Daemon::start(&[
+        &format!("ServerCertFile={cert}"),
+        &format!("ServerKeyFile={key}"),
+        &format!("CACertFile={ca}"),
+    ]);
+    // One message each: a certificate the CA signed, one it did not, none.
+    let (ok, out) = python(&format!(
+        "import smtplib, ssl\n\
+         def send(sender, chain):\n\
+         \x20   ctx = ssl._create_unverified_context()\n\
+         \x20   if chain: ctx.load_cert_chain(*chain)\n\
+         \x20   s = smtplib.SMTP('127.0.0.1', {port}, timeout=10)\n\
+         \x20   s.starttls(context=ctx)\n\
+         \x20   s.ehlo('tls.example')\n\
+         \x20   s.sendmail(sender, ['root@localhost'], 'Subject: x\\r\\n\\r\\ny\\r\\n')\n\
+         \x20   s.quit()\n\
+         send('member@example.org', ('{member}', '{member_key}'))\n\
+         send('stranger@example.org', ('{stranger}', '{stranger_key}'))\n\
+         send('anonymous@example.org', None)\n",
+        port = d.port
+    ));
+    assert!(ok, "{out}");
+    let db = d.queue_dir().join("queue.db");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3\n\
+             c = sqlite3.connect('file:{}?mode=ro', uri=True)\n\
+             for sender, headers in c.execute('select sender, headers from messages order by sender'):\n\
+             \x20   v = headers.decode() if isinstance(headers, bytes) else headers\n\
+             \x20   print(sender, v[v.index('verify='):].split(')')[0])\n",
+            db.display()
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text,
+        "anonymous@example.org verify=NO\nmember@example.org verify=OK\nstranger@example.org verify=FAIL\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

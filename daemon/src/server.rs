@@ -22,7 +22,7 @@ pub struct Shared {
     pub policy: Policy,
     pub queue: Queue,
     /// Set when a certificate is configured: STARTTLS is offered.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub tls: Option<crate::tls::Tls>,
     /// For verifying clients' names; `None` if no resolver could be set up
     /// (then every client is `[address]`).
     pub resolver: Option<hickory_resolver::TokioResolver>,
@@ -246,7 +246,7 @@ async fn session(
     else {
         return;
     };
-    let (Ok(stream), Some(acceptor)) = (r.reunite(w), shared.tls.clone()) else {
+    let (Ok(stream), Some(tls_setup)) = (r.reunite(w), shared.tls.clone()) else {
         return;
     };
     let wait = shared
@@ -254,7 +254,7 @@ async fn session(
         .duration("Timeout.starttls")
         .filter(|d| !d.is_zero())
         .unwrap_or(Duration::from_secs(3600));
-    let tls = match tokio::time::timeout(wait, acceptor.accept(stream)).await {
+    let tls = match tokio::time::timeout(wait, tls_setup.acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         // A failed handshake ends the connection; there is nothing to
         // answer over a broken TLS layer.
@@ -265,6 +265,7 @@ async fn session(
         version,
         cipher,
         bits,
+        verify: tls_setup.verify(tls.get_ref().1),
     };
     let (r, w) = tokio::io::split(tls);
     let _ = Session::new(r, w, peer, info, shared, Some(negotiated))

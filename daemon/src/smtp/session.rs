@@ -55,6 +55,8 @@ pub struct TlsInfo {
     pub version: String,
     pub cipher: String,
     pub bits: String,
+    /// `${verify}`: OK, FAIL or NO (see `tls::Tls::verify`).
+    pub verify: &'static str,
 }
 
 pub struct Session<R, W> {
@@ -101,7 +103,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             macros.set("tls_version", t.version.clone());
             macros.set("cipher", t.cipher.clone());
             macros.set("cipher_bits", t.bits.clone());
-            macros.set("verify", "NO");
+            macros.set("verify", t.verify);
         }
         let client = match shared.resolver.clone() {
             Some(resolver) => {
