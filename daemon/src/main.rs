@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod clock;
 mod daemon;
+mod deliver;
 mod dns;
 mod identity;
 mod macros;
