@@ -12,6 +12,7 @@ mod macros;
 mod policy;
 mod privilege;
 mod queue;
+mod route;
 mod server;
 mod settings;
 mod smtp;

@@ -41,14 +41,7 @@ pub enum Route {
 
 impl Policy {
     pub fn from_config(config: &Config, host_name: &str) -> Policy {
-        let mut local_domains: HashSet<String> = config
-            .class("w")
-            .map(|w| w.words().map(str::to_ascii_lowercase).collect())
-            .unwrap_or_default();
-        local_domains.insert(host_name.to_ascii_lowercase());
-        local_domains.insert("localhost".into());
-        local_domains.insert("[127.0.0.1]".into());
-        local_domains.insert("[ipv6:::1]".into());
+        let local_domains = local_domains(config, host_name);
         let relay_domains = config
             .class("R")
             .map(|r| r.words().map(str::to_ascii_lowercase).collect())
@@ -165,6 +158,20 @@ impl Policy {
         }
         matches!(nix::unistd::User::from_name(base), Ok(Some(_)))
     }
+}
+
+/// Our names, lower case: class w, `$j`, `localhost`, and the address
+/// literals of loopback.
+pub fn local_domains(config: &Config, host_name: &str) -> HashSet<String> {
+    let mut names: HashSet<String> = config
+        .class("w")
+        .map(|w| w.words().map(str::to_ascii_lowercase).collect())
+        .unwrap_or_default();
+    names.insert(host_name.to_ascii_lowercase());
+    names.insert("localhost".into());
+    names.insert("[127.0.0.1]".into());
+    names.insert("[ipv6:::1]".into());
+    names
 }
 
 /// sendmail's access-map keys for an address: the whole address, then
