@@ -123,6 +123,9 @@ CREATE TABLE IF NOT EXISTS messages (
     daemon          TEXT NOT NULL,
     state           TEXT NOT NULL DEFAULT 'queued',
     status_message  TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt    INTEGER NOT NULL DEFAULT 0,
+    warned          INTEGER NOT NULL DEFAULT 0,
     headers         BLOB NOT NULL,
     body            BLOB NOT NULL
 ) WITHOUT ROWID;
@@ -137,12 +140,41 @@ CREATE TABLE IF NOT EXISTS recipients (
     last_reply  TEXT,
     PRIMARY KEY (message_id, idx)
 ) WITHOUT ROWID;
-PRAGMA user_version = 1;
 ";
+
+/// The schema's version, in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Brings a queue made by an older mtad up to [`SCHEMA_VERSION`]; no
+/// message is touched.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < 2 {
+        // Version 1 had no retry bookkeeping.
+        let mut have = Vec::new();
+        conn.pragma(None, "table_info", "messages", |r| {
+            have.push(r.get::<_, String>(1)?);
+            Ok(())
+        })?;
+        for (column, decl) in [
+            ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+            ("next_attempt", "INTEGER NOT NULL DEFAULT 0"),
+            ("warned", "INTEGER NOT NULL DEFAULT 0"),
+        ] {
+            if !have.iter().any(|c| c == column) {
+                conn.execute_batch(&format!("ALTER TABLE messages ADD COLUMN {column} {decl}"))?;
+            }
+        }
+    }
+    if version < SCHEMA_VERSION {
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(())
+}
 
 /// Opens (creating if needed) the database with the settings durability
 /// needs.
-fn open_db(path: &Path) -> Result<Connection, QueueError> {
+pub(crate) fn open_db(path: &Path) -> Result<Connection, QueueError> {
     let fail = |e: rusqlite::Error| QueueError::Db {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -163,6 +195,7 @@ fn open_db(path: &Path) -> Result<Connection, QueueError> {
         .map_err(fail)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
     conn.execute_batch(SCHEMA).map_err(fail)?;
+    migrate(&conn).map_err(fail)?;
     Ok(conn)
 }
 

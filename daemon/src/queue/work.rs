@@ -1,0 +1,377 @@
+//! What the queue runner reads from the queue and records in it.
+//!
+//! Every outcome is written, in one IMMEDIATE transaction, before the
+//! runner acts on it: a recipient marked delivered is never delivered
+//! again, one marked for retry keeps its attempt count, and a message
+//! leaves the queue in the same transaction that records its last
+//! recipient's final state. A crash between a delivery and its record
+//! repeats only that one delivery.
+
+use super::store::{DB_FILE, QueueError, open_db};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+
+/// A message the runner is to work on: its envelope, the recipients still
+/// pending, and the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Work {
+    pub id: String,
+    pub arrival: i64,
+    pub sender: String,
+    pub body_type: Option<String>,
+    pub ret: Option<String>,
+    pub envid: Option<String>,
+    /// Delivery attempts made so far (for the backoff).
+    pub attempts: u32,
+    /// Whether the delay warning (Timeout.queuewarn) went out.
+    pub warned: bool,
+    pub recipients: Vec<PendingRecipient>,
+    pub headers: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRecipient {
+    /// Its place in the message's recipient list.
+    pub idx: u32,
+    pub address: String,
+    pub orcpt: Option<String>,
+    pub notify: Option<String>,
+    pub attempts: u32,
+    pub last_reply: Option<String>,
+}
+
+/// What became of one recipient in one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered; the reply or status that said so.
+    Delivered(String),
+    /// Try again later.
+    Deferred(String),
+    /// Given up on: a permanent failure, or Timeout.queuereturn.
+    Failed(String),
+}
+
+impl Outcome {
+    fn state(&self) -> (&'static str, &str) {
+        match self {
+            Outcome::Delivered(r) => ("delivered", r),
+            Outcome::Deferred(r) => ("pending", r),
+            Outcome::Failed(r) => ("failed", r),
+        }
+    }
+}
+
+/// The runner's own connection to the queue database.
+pub struct WorkDb {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl WorkDb {
+    pub fn open(dir: &Path) -> Result<WorkDb, QueueError> {
+        let path = dir.join(DB_FILE);
+        Ok(WorkDb {
+            conn: open_db(&path)?,
+            path,
+        })
+    }
+
+    fn fail(&self, e: rusqlite::Error) -> QueueError {
+        QueueError::Db {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// IDs of messages whose next attempt is due at `now` (seconds), the
+    /// longest-waiting first, at most `limit`.
+    pub fn due(&self, now: i64, limit: usize) -> Result<Vec<String>, QueueError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM messages WHERE state = 'queued' AND next_attempt <= ?1
+                 ORDER BY next_attempt, id LIMIT ?2",
+            )
+            .map_err(|e| self.fail(e))?;
+        stmt.query_map(params![now, limit as i64], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The message and its pending recipients; `None` if it has left the
+    /// queue.
+    pub fn load(&self, id: &str) -> Result<Option<Work>, QueueError> {
+        let work = self
+            .conn
+            .query_row(
+                "SELECT id, arrival, sender, body_type, ret, envid, attempts, warned, headers, body
+                 FROM messages WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Work {
+                        id: r.get(0)?,
+                        arrival: r.get(1)?,
+                        sender: r.get(2)?,
+                        body_type: r.get(3)?,
+                        ret: r.get(4)?,
+                        envid: r.get(5)?,
+                        attempts: r.get(6)?,
+                        warned: r.get(7)?,
+                        recipients: Vec::new(),
+                        headers: r.get(8)?,
+                        body: r.get(9)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        let Some(mut work) = work else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, address, orcpt, notify, attempts, last_reply FROM recipients
+                 WHERE message_id = ?1 AND state = 'pending' ORDER BY idx",
+            )
+            .map_err(|e| self.fail(e))?;
+        work.recipients = stmt
+            .query_map([id], |r| {
+                Ok(PendingRecipient {
+                    idx: r.get(0)?,
+                    address: r.get(1)?,
+                    orcpt: r.get(2)?,
+                    notify: r.get(3)?,
+                    attempts: r.get(4)?,
+                    last_reply: r.get(5)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.fail(e))?;
+        Ok(Some(work))
+    }
+
+    /// Records one attempt's outcomes. With recipients still pending, the
+    /// message waits until `next_attempt`; with none, it leaves the queue
+    /// (true is returned). The caller sends any DSN first: a message whose
+    /// failures still need reporting must not be removed.
+    pub fn record(
+        &mut self,
+        id: &str,
+        outcomes: &[(u32, Outcome)],
+        next_attempt: i64,
+    ) -> Result<bool, QueueError> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| QueueError::Db {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE recipients SET state = ?3, last_reply = ?4, attempts = attempts + 1
+                     WHERE message_id = ?1 AND idx = ?2 AND state = 'pending'",
+                )
+                .map_err(fail)?;
+            for (idx, outcome) in outcomes {
+                let (state, reply) = outcome.state();
+                stmt.execute(params![id, idx, state, reply]).map_err(fail)?;
+            }
+        }
+        let pending: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM recipients WHERE message_id = ?1 AND state = 'pending'",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(fail)?;
+        let status = outcomes.iter().rev().find_map(|(_, o)| match o {
+            Outcome::Deferred(r) => Some(r.clone()),
+            _ => None,
+        });
+        let done = pending == 0;
+        if done {
+            tx.execute("DELETE FROM messages WHERE id = ?1", [id])
+                .map_err(fail)?;
+        } else {
+            tx.execute(
+                "UPDATE messages SET attempts = attempts + 1, next_attempt = ?2,
+                 status_message = coalesce(?3, status_message) WHERE id = ?1",
+                params![id, next_attempt, status],
+            )
+            .map_err(fail)?;
+        }
+        tx.commit().map_err(fail)?;
+        Ok(done)
+    }
+
+    /// Notes that the delay warning went out.
+    pub fn mark_warned(&mut self, id: &str) -> Result<(), QueueError> {
+        self.conn
+            .execute("UPDATE messages SET warned = 1 WHERE id = ?1", [id])
+            .map(drop)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Makes every waiting message due now (ETRN, `-q` by hand); with a
+    /// domain, only messages with a pending recipient there. Returns how
+    /// many.
+    pub fn hurry(&mut self, domain: Option<&str>) -> Result<usize, QueueError> {
+        let n = match domain {
+            None => self.conn.execute(
+                "UPDATE messages SET next_attempt = 0 WHERE state = 'queued'",
+                [],
+            ),
+            Some(d) => self.conn.execute(
+                "UPDATE messages SET next_attempt = 0 WHERE state = 'queued' AND id IN
+                 (SELECT message_id FROM recipients WHERE state = 'pending'
+                  AND lower(address) LIKE '%@' || lower(?1) ESCAPE '\\')",
+                [escape_like(d)],
+            ),
+        };
+        n.map_err(|e| self.fail(e))
+    }
+}
+
+/// `d` with LIKE's wildcards taken literally.
+fn escape_like(d: &str) -> String {
+    let mut out = String::with_capacity(d.len());
+    for c in d.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{NewMessage, NewRecipient, Queue};
+
+    fn message(recipients: &[&str]) -> NewMessage {
+        NewMessage {
+            id: crate::queue::id::new_id(),
+            arrival: 1_795_695_428,
+            sender: "alice@example.org".into(),
+            recipients: recipients
+                .iter()
+                .map(|a| NewRecipient {
+                    address: a.to_string(),
+                    orcpt: None,
+                    notify: Some("FAILURE,DELAY".into()),
+                })
+                .collect(),
+            client_addr: "127.0.0.1".into(),
+            protocol: "ESMTP".into(),
+            daemon: "MTA".into(),
+            headers: b"Subject: test\r\n".to_vec(),
+            body: b"hello\r\n".to_vec(),
+            ..NewMessage::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn attempts_are_recorded_and_finished_messages_leave() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let id = q
+            .commit(message(&["a@x.example", "b@y.example", "c@x.example"]))
+            .await
+            .unwrap();
+        let mut db = WorkDb::open(dir.path()).unwrap();
+        assert_eq!(db.due(0, 10).unwrap(), vec![id.clone()]);
+        let w = db.load(&id).unwrap().unwrap();
+        assert_eq!(w.recipients.len(), 3);
+        assert_eq!(w.body, b"hello\r\n");
+
+        let done = db
+            .record(
+                &id,
+                &[
+                    (0, Outcome::Delivered("250 ok".into())),
+                    (1, Outcome::Deferred("451 try later".into())),
+                    (2, Outcome::Failed("550 no".into())),
+                ],
+                1000,
+            )
+            .unwrap();
+        assert!(!done);
+        assert!(db.due(999, 10).unwrap().is_empty(), "not before its time");
+        assert_eq!(db.due(1000, 10).unwrap(), vec![id.clone()]);
+        let w = db.load(&id).unwrap().unwrap();
+        assert_eq!(w.attempts, 1);
+        assert!(!w.warned);
+        db.mark_warned(&id).unwrap();
+        assert!(db.load(&id).unwrap().unwrap().warned);
+        assert_eq!(w.recipients.len(), 1);
+        assert_eq!(w.recipients[0].address, "b@y.example");
+        assert_eq!(w.recipients[0].attempts, 1);
+        assert_eq!(w.recipients[0].last_reply.as_deref(), Some("451 try later"));
+        let listed = crate::queue::store::list(dir.path()).unwrap();
+        assert_eq!(listed[0].status_message.as_deref(), Some("451 try later"));
+
+        // A second record of the delivered one changes nothing.
+        db.record(&id, &[(0, Outcome::Failed("x".into()))], 2000)
+            .unwrap();
+        assert!(
+            db.record(&id, &[(1, Outcome::Delivered("250 ok".into()))], 0)
+                .unwrap()
+        );
+        assert_eq!(db.load(&id).unwrap(), None);
+        assert!(crate::queue::store::list(dir.path()).unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hurry_by_domain() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let a = q.commit(message(&["u@Slow.Example"])).await.unwrap();
+        let b = q.commit(message(&["u@other.example"])).await.unwrap();
+        let c = q.commit(message(&["u@slow_example"])).await.unwrap();
+        let mut db = WorkDb::open(dir.path()).unwrap();
+        for id in [&a, &b, &c] {
+            db.record(id, &[(0, Outcome::Deferred("451".into()))], 5000)
+                .unwrap();
+        }
+        assert!(db.due(100, 10).unwrap().is_empty());
+        assert_eq!(db.hurry(Some("slow.example")).unwrap(), 1);
+        assert_eq!(db.due(100, 10).unwrap(), vec![a]);
+        assert_eq!(db.hurry(None).unwrap(), 3);
+        assert_eq!(db.due(100, 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_version_1_queue_is_brought_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE messages (id TEXT PRIMARY KEY, arrival INTEGER NOT NULL,
+             sender TEXT NOT NULL, size INTEGER NOT NULL, body_type TEXT, ret TEXT, envid TEXT,
+             declared_size INTEGER, client_addr TEXT NOT NULL, client_name TEXT,
+             client_verified INTEGER NOT NULL, helo TEXT, protocol TEXT NOT NULL,
+             daemon TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'queued', status_message TEXT,
+             headers BLOB NOT NULL, body BLOB NOT NULL) WITHOUT ROWID;
+             INSERT INTO messages (id, arrival, sender, size, client_addr, client_verified,
+             protocol, daemon, headers, body) VALUES ('old', 1, 's', 1, '127.0.0.1', 0, 'SMTP',
+             'MTA', x'', x'');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(old);
+        let db = WorkDb::open(dir.path()).unwrap();
+        assert_eq!(db.due(0, 10).unwrap(), vec!["old".to_string()]);
+        let v: i64 = db
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 2);
+    }
+}
