@@ -33,4 +33,9 @@ pub struct Cli {
     /// every warning, and exit: 0 when it loads, 1 when it does not.
     #[arg(long)]
     pub check: bool,
+
+    /// Internal: serve delivery requests on stdin as the delivery agent
+    /// (the daemon starts it; see agent/mod.rs).
+    #[arg(long, hide = true)]
+    pub delivery_agent: bool,
 }

@@ -37,6 +37,13 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
     // Opened now, while the directory may still need root; written once
     // the process has its final pid (after detaching).
     let pid_file = open_pid_file(&config)?;
+    // The delivery agent keeps the privileges this process is about to
+    // give up.
+    let agent = crate::agent::Agent::spawn(detach)?;
+    say(
+        &mut std::io::stderr(),
+        &format!("mtad: delivery agent started, pid {}", agent.pid),
+    );
     if nix::unistd::geteuid().is_root() {
         let (name, uid, gid) = privilege::run_as(&config)?;
         privilege::prepare_queue_dir(&settings.queue_dir, uid, gid)?;
@@ -63,6 +70,9 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
     for w in &policy.aliases.warnings {
         say(&mut std::io::stderr(), &format!("mtad: warning: {w}"));
     }
+    let work = crate::queue::work::WorkDb::open(&settings.queue_dir).map_err(|e| e.to_string())?;
+    let work = Arc::new(std::sync::Mutex::new(work));
+    let router = crate::route::Router::from_config(&config, &host);
     let shared = Arc::new(Shared {
         config,
         settings,
@@ -70,6 +80,8 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
         queue,
         tls,
         resolver: None,
+        wake: tokio::sync::Notify::new(),
+        work: Some(work.clone()),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -88,6 +100,13 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
                 None
             }
         };
+        let runner = Arc::new(crate::runner::Runner {
+            shared: shared.clone(),
+            db: work,
+            router,
+            agent,
+        });
+        tokio::spawn(runner.run());
         server::serve(bound, shared).await
     });
     Ok(())

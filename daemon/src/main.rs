@@ -1,5 +1,6 @@
 //! mtad: a mail transfer agent that reads the site's sendmail.cf.
 
+mod agent;
 mod aliases;
 mod check;
 mod cli;
@@ -13,6 +14,7 @@ mod policy;
 mod privilege;
 mod queue;
 mod route;
+mod runner;
 mod server;
 mod settings;
 mod smtp;
@@ -36,6 +38,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if cli.delivery_agent {
+        return agent::serve(&loaded.config);
+    }
     for w in &loaded.warnings {
         say(&mut std::io::stderr(), &w.to_string());
     }

@@ -26,6 +26,10 @@ pub struct Shared {
     /// For verifying clients' names; `None` if no resolver could be set up
     /// (then every client is `[address]`).
     pub resolver: Option<hickory_resolver::TokioResolver>,
+    /// Wakes the queue runner (a message was queued, ETRN).
+    pub wake: tokio::sync::Notify,
+    /// The runner's connection to the queue, for ETRN's "run now".
+    pub work: Option<Arc<std::sync::Mutex<crate::queue::work::WorkDb>>>,
 }
 
 /// A listening socket's identity, for logs, macros and the queue.

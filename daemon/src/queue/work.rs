@@ -219,9 +219,9 @@ impl WorkDb {
     }
 
     /// Makes every waiting message due now (ETRN, `-q` by hand); with a
-    /// domain, only messages with a pending recipient there. Returns how
-    /// many.
-    pub fn hurry(&mut self, domain: Option<&str>) -> Result<usize, QueueError> {
+    /// domain, only messages with a pending recipient there (and, with
+    /// `subdomains`, below it). Returns how many.
+    pub fn hurry(&mut self, domain: Option<&str>, subdomains: bool) -> Result<usize, QueueError> {
         let n = match domain {
             None => self.conn.execute(
                 "UPDATE messages SET next_attempt = 0 WHERE state = 'queued'",
@@ -230,8 +230,9 @@ impl WorkDb {
             Some(d) => self.conn.execute(
                 "UPDATE messages SET next_attempt = 0 WHERE state = 'queued' AND id IN
                  (SELECT message_id FROM recipients WHERE state = 'pending'
-                  AND lower(address) LIKE '%@' || lower(?1) ESCAPE '\\')",
-                [escape_like(d)],
+                  AND (lower(address) LIKE '%@' || lower(?1) ESCAPE '\\'
+                       OR (?2 AND lower(address) LIKE '%@%.' || lower(?1) ESCAPE '\\')))",
+                params![escape_like(d), subdomains],
             ),
         };
         n.map_err(|e| self.fail(e))
@@ -335,16 +336,23 @@ mod tests {
         let a = q.commit(message(&["u@Slow.Example"])).await.unwrap();
         let b = q.commit(message(&["u@other.example"])).await.unwrap();
         let c = q.commit(message(&["u@slow_example"])).await.unwrap();
+        let sub = q.commit(message(&["u@mx.slow.example"])).await.unwrap();
         let mut db = WorkDb::open(dir.path()).unwrap();
-        for id in [&a, &b, &c] {
+        for id in [&a, &b, &c, &sub] {
             db.record(id, &[(0, Outcome::Deferred("451".into()))], 5000)
                 .unwrap();
         }
         assert!(db.due(100, 10).unwrap().is_empty());
-        assert_eq!(db.hurry(Some("slow.example")).unwrap(), 1);
-        assert_eq!(db.due(100, 10).unwrap(), vec![a]);
-        assert_eq!(db.hurry(None).unwrap(), 3);
-        assert_eq!(db.due(100, 10).unwrap().len(), 3);
+        assert_eq!(db.hurry(Some("slow.example"), false).unwrap(), 1);
+        assert_eq!(db.due(100, 10).unwrap(), vec![a.clone()]);
+        assert_eq!(db.hurry(Some("slow.example"), true).unwrap(), 2);
+        let mut due = db.due(100, 10).unwrap();
+        due.sort();
+        let mut want = vec![a, sub];
+        want.sort();
+        assert_eq!(due, want);
+        assert_eq!(db.hurry(None, false).unwrap(), 4);
+        assert_eq!(db.due(100, 10).unwrap().len(), 4);
     }
 
     #[test]

@@ -276,16 +276,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 }
                 Next::Continue
             }
-            Command::Etrn(_) => {
-                if self.shared.settings.privacy.has("noetrn") {
-                    self.reply("502 5.7.0 Sorry, we do not allow this operation")
-                        .await;
-                } else {
-                    self.reply("458 4.3.0 Unable to queue messages for node: no queue runner")
-                        .await;
-                }
-                Next::Continue
-            }
+            Command::Etrn(arg) => self.etrn(&arg).await,
             Command::StartTls => self.starttls().await,
             Command::Http => {
                 self.reply("421 4.7.0 This is an SMTP server, not a web server; closing")
@@ -338,6 +329,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         if !privacy.has("noverb") {
             lines.push("VERB".into());
+        }
+        if !privacy.has("noetrn") && self.shared.work.is_some() {
+            lines.push("ETRN".into());
         }
         lines.push("HELP".into());
         let last = lines.len() - 1;
@@ -594,6 +588,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Ok(id) => {
                 self.reply(&format!("250 2.0.0 {id} Message accepted for delivery"))
                     .await;
+                self.shared.wake.notify_one();
             }
             Err(e) => {
                 eprintln!("mtad: queue write failed: {e}");
@@ -641,6 +636,65 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         }
         out
+    }
+
+    // ---------------------------------------------------------------- ETRN
+
+    /// ETRN (RFC 1985): run the queue now for a domain (`@domain`: and its
+    /// subdomains), as sendmail does; `#queue` names a queue group, and
+    /// mtad has only the one queue.
+    async fn etrn(&mut self, arg: &str) -> Next {
+        if self.shared.settings.privacy.has("noetrn") {
+            return self
+                .reply_continue("502 5.7.0 Sorry, we do not allow this operation")
+                .await;
+        }
+        let Some(work) = self.shared.work.clone() else {
+            return self
+                .reply_continue("458 4.3.0 Unable to queue messages: no queue runner")
+                .await;
+        };
+        let arg = arg.trim();
+        if arg.is_empty() {
+            return self.bad("501 5.5.2 Parameter required").await;
+        }
+        if let Some(group) = arg.strip_prefix('#') {
+            return self
+                .reply_continue(&format!("459 4.5.4 queue {}: unknown queue", clean(group)))
+                .await;
+        }
+        let (domain, subdomains) = match arg.strip_prefix('@') {
+            Some(d) => (d, true),
+            None => (arg, false),
+        };
+        let valid = !domain.is_empty()
+            && domain.len() <= 255
+            && domain.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':')
+            });
+        if !valid {
+            return self.bad("501 5.5.4 Invalid domain name").await;
+        }
+        let d = domain.to_string();
+        let hurried = tokio::task::spawn_blocking(move || {
+            work.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .hurry(Some(&d), subdomains)
+        })
+        .await;
+        match hurried {
+            Ok(Ok(_)) => {
+                self.shared.wake.notify_one();
+                self.reply_continue(&format!("250 2.0.0 Queuing for node {arg} started"))
+                    .await
+            }
+            _ => {
+                self.reply_continue(
+                    "458 4.3.0 Unable to queue messages for node: queue unavailable",
+                )
+                .await
+            }
+        }
     }
 
     // ---------------------------------------------------------------- VRFY

@@ -1,0 +1,220 @@
+//! The delivery agent: the one process that keeps root, so that mailboxes
+//! are written as their owners while the process that reads the network
+//! never runs as root.
+//!
+//! The daemon starts it (a re-exec of mtad with `--delivery-agent`) before
+//! it drops privileges and talks to it over a socketpair on the agent's
+//! stdin. The agent takes only the typed requests below; where mail goes
+//! (the spool directory) comes from its own reading of the config, never
+//! from the request, and a user name must be a passwd entry. It exits when
+//! the daemon closes the socket. (Postfix's local(8) plays this part.)
+
+mod serve;
+mod wire;
+
+pub use serve::serve;
+
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+use wire::Encoder;
+
+/// What the daemon may ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Append to the mbox of a local user (a passwd name, no `+detail`).
+    Mailbox {
+        user: String,
+        sender: String,
+        /// ctime(3) form of the arrival.
+        date: String,
+        prepend: Vec<u8>,
+        headers: Vec<u8>,
+        body: Vec<u8>,
+    },
+}
+
+/// The agent's answer, in the three kinds sysexits maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Delivered(String),
+    /// EX_TEMPFAIL and friends: try again later.
+    Retry(String),
+    /// A permanent failure: the recipient bounces.
+    Bounce(String),
+}
+
+const MAILBOX: u8 = 1;
+const DELIVERED: u8 = 1;
+const RETRY: u8 = 2;
+const BOUNCE: u8 = 3;
+
+impl Request {
+    fn encode(&self) -> Encoder {
+        match self {
+            Request::Mailbox {
+                user,
+                sender,
+                date,
+                prepend,
+                headers,
+                body,
+            } => Encoder::default()
+                .tag(MAILBOX)
+                .str(user)
+                .str(sender)
+                .str(date)
+                .bytes(prepend)
+                .bytes(headers)
+                .bytes(body),
+        }
+    }
+
+    fn decode(mut d: wire::Decoder) -> std::io::Result<Request> {
+        let r = match d.tag()? {
+            MAILBOX => Request::Mailbox {
+                user: d.str()?,
+                sender: d.str()?,
+                date: d.str()?,
+                prepend: d.bytes()?,
+                headers: d.bytes()?,
+                body: d.bytes()?,
+            },
+            t => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("unknown request {t}"),
+                ));
+            }
+        };
+        d.finish()?;
+        Ok(r)
+    }
+}
+
+impl Reply {
+    fn encode(&self) -> Encoder {
+        let (tag, text) = match self {
+            Reply::Delivered(t) => (DELIVERED, t),
+            Reply::Retry(t) => (RETRY, t),
+            Reply::Bounce(t) => (BOUNCE, t),
+        };
+        Encoder::default().tag(tag).str(text)
+    }
+
+    fn decode(mut d: wire::Decoder) -> std::io::Result<Reply> {
+        let tag = d.tag()?;
+        let text = d.str()?;
+        d.finish()?;
+        match tag {
+            DELIVERED => Ok(Reply::Delivered(text)),
+            RETRY => Ok(Reply::Retry(text)),
+            BOUNCE => Ok(Reply::Bounce(text)),
+            t => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("unknown reply {t}"),
+            )),
+        }
+    }
+}
+
+/// The daemon's end of the socket to a running agent.
+pub struct Agent {
+    conn: Mutex<UnixStream>,
+    pub pid: u32,
+}
+
+impl Agent {
+    /// Starts the agent: this same program with `--delivery-agent` and the
+    /// config arguments this process was given (`-C`, `-O`), so that it
+    /// reads the same config. Called while still root. A detaching
+    /// daemon (`-bd`) leaves its terminal, and so does the agent: its
+    /// stderr is then /dev/null, or whoever waits for the terminal's
+    /// output to end would wait for the agent too.
+    pub fn spawn(detach: bool) -> Result<Agent, String> {
+        let (ours, theirs) =
+            UnixStream::pair().map_err(|e| format!("delivery agent socket: {e}"))?;
+        let exe = std::env::current_exe().map_err(|e| format!("delivery agent: {e}"))?;
+        let mut args: Vec<String> = Vec::new();
+        let mut given = std::env::args().skip(1);
+        while let Some(a) = given.next() {
+            match a.as_str() {
+                "-b" => {
+                    given.next();
+                }
+                _ if a.starts_with("-b") => {}
+                _ => args.push(a),
+            }
+        }
+        let child = std::process::Command::new(exe)
+            .arg("--delivery-agent")
+            .args(&args)
+            .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+                theirs,
+            )))
+            .stdout(std::process::Stdio::null())
+            .stderr(if detach {
+                std::process::Stdio::null()
+            } else {
+                std::process::Stdio::inherit()
+            })
+            .spawn()
+            .map_err(|e| format!("cannot start the delivery agent: {e}"))?;
+        Ok(Agent {
+            conn: Mutex::new(ours),
+            pid: child.id(),
+        })
+    }
+
+    /// One request, one reply. Blocking: call it from a blocking thread.
+    /// A broken agent is a temporary failure: the mail stays queued.
+    pub fn call(&self, request: &Request) -> Reply {
+        let mut conn = match self.conn.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let result = request
+            .encode()
+            .send(&mut *conn)
+            .and_then(|()| wire::receive(&mut *conn))
+            .and_then(|frame| {
+                frame
+                    .ok_or_else(|| std::io::Error::other("the delivery agent has exited"))
+                    .and_then(Reply::decode)
+            });
+        result.unwrap_or_else(|e| Reply::Retry(format!("451 4.3.0 delivery agent: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_replies_round_trip() {
+        let req = Request::Mailbox {
+            user: "bob".into(),
+            sender: "".into(),
+            date: "Thu Nov 26 12:17:08 2026".into(),
+            prepend: b"Return-Path: <>\r\n".to_vec(),
+            headers: b"Subject: x\r\n".to_vec(),
+            body: vec![0, 255, b'\n'],
+        };
+        let mut buf = Vec::new();
+        req.encode().send(&mut buf).unwrap();
+        let back = Request::decode(wire::receive(&mut &buf[..]).unwrap().unwrap()).unwrap();
+        assert_eq!(back, req);
+        for reply in [
+            Reply::Delivered("250 ok".into()),
+            Reply::Retry("451 later".into()),
+            Reply::Bounce("550 no".into()),
+        ] {
+            let mut buf = Vec::new();
+            reply.encode().send(&mut buf).unwrap();
+            let back = Reply::decode(wire::receive(&mut &buf[..]).unwrap().unwrap()).unwrap();
+            assert_eq!(back, reply);
+        }
+        let mut buf = Vec::new();
+        Encoder::default().tag(99).send(&mut buf).unwrap();
+        assert!(Request::decode(wire::receive(&mut &buf[..]).unwrap().unwrap()).is_err());
+    }
+}

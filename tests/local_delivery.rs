@@ -1,0 +1,205 @@
+//! Local delivery, end to end: smtplib sends, the queue runner hands the
+//! message to the delivery agent, the agent appends to the user's mbox in
+//! a test spool, and Python's `mailbox` module reads it back.
+//!
+//! Run as root (CI), the mailbox must come out owned by the recipient,
+//! mode 0600, while the SMTP side runs unprivileged; tests/run creates the
+//! recipient account (mtadtest1). Elsewhere the recipient is the user
+//! running the tests.
+
+use mtad_e2e::{Client, Daemon, expect};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The local account mail is delivered to, and its uid.
+fn recipient() -> (String, u32) {
+    if let Ok(Some(u)) = nix::unistd::User::from_name("mtadtest1") {
+        return (u.name, u.uid.as_raw());
+    }
+    let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .unwrap()
+        .expect("the current user has a passwd entry");
+    assert!(
+        !nix::unistd::geteuid().is_root(),
+        "running as root: tests/run creates the mtadtest1 account these tests deliver to"
+    );
+    (me.name, me.uid.as_raw())
+}
+
+fn wait_for(path: &Path, messages: usize) -> Vec<(String, Vec<u8>)> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if path.exists() {
+            let got = read_mbox(path);
+            if got.len() >= messages {
+                return got;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not get {messages} messages",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// (Subject, body bytes) of each message, as Python's mailbox module
+/// splits and parses the file.
+fn read_mbox(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import mailbox, sys\n\
+             for m in mailbox.mbox(sys.argv[1]):\n\
+             \x20   body = m.get_payload(decode=True)\n\
+             \x20   sys.stdout.buffer.write(m['Subject'].encode() + b'\\0' + body.hex().encode() + b'\\n')\n",
+        )
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (subject, hex) = l.split_once('\0').unwrap();
+            let body = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            (subject.to_string(), body)
+        })
+        .collect()
+}
+
+struct Setup {
+    daemon: Daemon,
+    spool: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn start(extra: &[&str]) -> Setup {
+    let (user, _) = recipient();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spool = dir.path().join("mail");
+    std::fs::create_dir(&spool).unwrap();
+    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let aliases = dir.path().join("aliases");
+    std::fs::write(
+        &aliases,
+        format!("team: {user}\nelsewhere: someone@remote.example\n"),
+    )
+    .unwrap();
+    let mut opts = vec![
+        format!("Mtad.MailSpoolDirectory={}", spool.display()),
+        format!("AliasFile={}", aliases.display()),
+    ];
+    opts.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
+    Setup {
+        daemon: Daemon::start(&refs),
+        spool,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn smtplib_to_a_local_mailbox_and_back() {
+    let (user, uid) = recipient();
+    let s = start(&[]);
+    let long = "L".repeat(990);
+    // Dot-stuffed lines (smtplib stuffs them), a long line, 8-bit text and
+    // a line that mbox must escape.
+    let script = format!(
+        "import smtplib\n\
+         body = '.leading dot\\r\\n..two dots\\r\\n{long}\\r\\ncaf\\u00e9 \\u00fcber\\r\\nFrom the start\\r\\n.\\r\\nend\\r\\n'\n\
+         msg = ('Subject: first\\r\\nFrom: alice@example.org\\r\\n\\r\\n' + body).encode('utf-8')\n\
+         s = smtplib.SMTP('127.0.0.1', {port}, timeout=10)\n\
+         s.ehlo('client.example')\n\
+         s.sendmail('alice@example.org', ['{user}@localhost'], msg, mail_options=['BODY=8BITMIME'])\n\
+         s.sendmail('', ['team@localhost'], b'Subject: second\\r\\n\\r\\nvia the alias\\r\\n')\n\
+         s.quit()\n",
+        port = s.daemon.port
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mbox = s.spool.join(&user);
+    let got = wait_for(&mbox, 2);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, "first");
+    let want =
+        format!(".leading dot\n..two dots\n{long}\ncaf\u{e9} \u{fc}ber\n>From the start\n.\nend\n");
+    assert_eq!(String::from_utf8_lossy(&got[0].1), want);
+    assert_eq!(got[1].0, "second");
+    assert_eq!(got[1].1, b"via the alias\n");
+
+    let text = std::fs::read_to_string(&mbox).unwrap();
+    assert!(text.starts_with("From alice@example.org "), "{text}");
+    assert!(text.contains("\nFrom MAILER-DAEMON "), "the null sender");
+    assert!(
+        text.contains("Return-Path: <alice@example.org>\n"),
+        "{text}"
+    );
+    let meta = std::fs::metadata(&mbox).unwrap();
+    assert_eq!(meta.uid(), uid, "owned by the recipient");
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    assert!(!s.spool.join(format!("{user}.lock")).exists());
+
+    // Delivered messages leave the queue.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.daemon.mailq().contains("is empty") {
+        assert!(Instant::now() < deadline, "{}", s.daemon.mailq());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn what_cannot_be_delivered_yet_stays_queued_and_etrn_runs_the_queue() {
+    let s = start(&["PrivacyOptions=public"]);
+    let mut c = Client::connect(s.daemon.port);
+    expect!(c.reply(), "220");
+    let ehlo = expect!(c.cmd("EHLO client.example"), "250");
+    assert!(ehlo.contains("250-ETRN"), "{ehlo}");
+    expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<elsewhere@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    let r = expect!(c.cmd("Subject: held\r\n\r\nx\r\n."), "250 2.0.0");
+    let id = r.split_whitespace().nth(2).unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let q = s.daemon.mailq();
+        if q.contains("is not delivered by") {
+            assert!(q.contains(&id), "{q}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{q}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    expect!(
+        c.cmd("ETRN remote.example"),
+        "250 2.0.0 Queuing for node remote.example started"
+    );
+    expect!(
+        c.cmd("ETRN @example"),
+        "250 2.0.0 Queuing for node @example started"
+    );
+    expect!(c.cmd("ETRN #slowq"), "459 4.5.4");
+    expect!(c.cmd("ETRN"), "501 5.5.2");
+    expect!(c.cmd("ETRN bad;domain"), "501 5.5.4");
+    assert!(s.daemon.mailq().contains(&id), "still queued, not lost");
+}
