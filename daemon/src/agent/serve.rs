@@ -17,6 +17,20 @@ pub const DEFAULT_SPOOL: &str = "/var/mail";
 /// closes it.
 pub fn serve(config: &Config) -> ExitCode {
     let spool = spool_dir(config);
+    if !spool.exists() {
+        // /var/mail exists on any Unix host; a development spool may not.
+        use std::os::unix::fs::DirBuilderExt;
+        if let Err(e) = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&spool)
+        {
+            eprintln!(
+                "mtad: delivery agent: cannot create {}: {e}",
+                spool.display()
+            );
+        }
+    }
     // SAFETY: the daemon started us with the socket as stdin; nothing
     // else in this process owns fd 0.
     let mut conn = unsafe { UnixStream::from_raw_fd(0) };
