@@ -98,6 +98,7 @@ fn start(extra: &[&str]) -> Setup {
     )
     .unwrap();
     let mut opts = vec![
+        "DeliveryMode=background".to_string(),
         format!("Mtad.MailSpoolDirectory={}", spool.display()),
         format!("AliasFile={}", aliases.display()),
     ];
@@ -202,4 +203,31 @@ fn what_cannot_be_delivered_yet_stays_queued_and_etrn_runs_the_queue() {
     expect!(c.cmd("ETRN"), "501 5.5.2");
     expect!(c.cmd("ETRN bad;domain"), "501 5.5.4");
     assert!(s.daemon.mailq().contains(&id), "still queued, not lost");
+}
+
+#[test]
+fn queueonly_waits_for_a_queue_run_and_etrn_starts_one() {
+    let (user, _) = recipient();
+    let s = start(&["DeliveryMode=queueonly", "PrivacyOptions=public"]);
+    let mut c = Client::connect(s.daemon.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
+    expect!(c.cmd(&format!("RCPT TO:<{user}@localhost>")), "250");
+    expect!(c.cmd("DATA"), "354");
+    let r = expect!(
+        c.cmd("Subject: later\r\n\r\nqueued first\r\n."),
+        "250 2.0.0"
+    );
+    let id = r.split_whitespace().nth(2).unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(500));
+    let mbox = s.spool.join(&user);
+    assert!(!mbox.exists(), "queueonly: nothing is delivered at once");
+    assert!(s.daemon.mailq().contains(&id));
+    expect!(
+        c.cmd("ETRN localhost"),
+        "250 2.0.0 Queuing for node localhost started"
+    );
+    let got = wait_for(&mbox, 1);
+    assert_eq!(got[0], ("later".to_string(), b"queued first\n".to_vec()));
 }

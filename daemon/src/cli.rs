@@ -29,6 +29,13 @@ pub struct Cli {
     #[arg(short = 'b', value_name = "MODE", value_parser = ["D", "d", "p"])]
     pub mode: Option<String>,
 
+    /// With -bD/-bd: run the queue at this interval (`-q30m`; units s, m,
+    /// h, d, w; a bare number is minutes), as sendmail's -q does. Without
+    /// it, queued mail is delivered when it arrives (DeliveryMode
+    /// background) and on ETRN, and nothing is retried.
+    #[arg(short = 'q', value_name = "INTERVAL")]
+    pub queue_interval: Option<String>,
+
     /// Load the config exactly as the daemon would, print a summary and
     /// every warning, and exit: 0 when it loads, 1 when it does not.
     #[arg(long)]

@@ -14,9 +14,10 @@ use cfparser::Loaded;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-pub fn run(loaded: Loaded, detach: bool) -> ExitCode {
-    match start(loaded, detach) {
+pub fn run(loaded: Loaded, detach: bool, interval: Option<Duration>) -> ExitCode {
+    match start(loaded, detach, interval) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             say(&mut std::io::stderr(), &format!("mtad: {e}"));
@@ -25,7 +26,7 @@ pub fn run(loaded: Loaded, detach: bool) -> ExitCode {
     }
 }
 
-fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
+fn start(loaded: Loaded, detach: bool, interval: Option<Duration>) -> Result<(), String> {
     let config = Arc::new(loaded.config);
     let (host, warning) = settings::host_name(&config);
     if let Some(w) = warning {
@@ -105,6 +106,7 @@ fn start(loaded: Loaded, detach: bool) -> Result<(), String> {
             db: work,
             router,
             agent,
+            interval,
         });
         tokio::spawn(runner.run());
         server::serve(bound, shared).await

@@ -48,9 +48,17 @@ fn main() -> ExitCode {
         say(&mut std::io::stdout(), &check::summary(&loaded));
         return ExitCode::SUCCESS;
     }
+    let interval = match cli.queue_interval.as_deref().map(queue_interval) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            say(&mut std::io::stderr(), &format!("mtad: -q: {e}"));
+            return ExitCode::from(64);
+        }
+    };
     match cli.mode.as_deref() {
-        Some("D") => daemon::run(loaded, false),
-        Some("d") => daemon::run(loaded, true),
+        Some("D") => daemon::run(loaded, false, interval),
+        Some("d") => daemon::run(loaded, true, interval),
         Some("p") => list_queue(&loaded.config),
         _ => {
             say(
@@ -60,6 +68,17 @@ fn main() -> ExitCode {
             ExitCode::from(64)
         }
     }
+}
+
+/// `-q` INTERVAL: sendmail's time units, minutes when none is given; at
+/// least a second.
+fn queue_interval(v: &str) -> Result<std::time::Duration, String> {
+    use cfparser::options::{Unit, value::parse_duration};
+    let d = parse_duration(v, Unit::Minutes).map_err(|e| format!("{v}: {}", e.message))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(format!("{v}: the interval must be at least one second"));
+    }
+    Ok(d)
 }
 
 /// `mtad -bp`: the queue in sendmail's mailq layout.
@@ -86,4 +105,20 @@ fn list_queue(config: &cfparser::Config) -> ExitCode {
 /// panic.
 pub(crate) fn say(out: &mut impl Write, text: &str) {
     let _ = writeln!(out, "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_interval;
+    use std::time::Duration;
+
+    #[test]
+    fn queue_intervals_as_sendmail_reads_them() {
+        assert_eq!(queue_interval("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(queue_interval("15"), Ok(Duration::from_secs(900)));
+        assert_eq!(queue_interval("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(queue_interval("10s"), Ok(Duration::from_secs(10)));
+        assert!(queue_interval("0").is_err());
+        assert!(queue_interval("soon").is_err());
+    }
 }

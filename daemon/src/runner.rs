@@ -1,11 +1,12 @@
 //! The queue runner: takes due messages from the queue and delivers them,
 //! recording each recipient's outcome before anything else happens.
 //!
-//! It wakes when a session has queued a message (sendmail's background
-//! delivery mode), when ETRN asks for a run, and on its own after
-//! [`IDLE_WAKE`] to pick up retries. What is delivered today: recipients
-//! routed to the `local` mailer whose aliases lead to local mailboxes,
-//! written by the delivery agent. Everything else (other mailers,
+//! It wakes when a session has queued a message (DeliveryMode background
+//! or interactive), when ETRN asks for a run, and every `-q` interval, as
+//! sendmail's queue runs do (without `-q`, nothing is retried: sendmail's
+//! rule too). What is delivered today: recipients routed to the `local`
+//! mailer whose aliases lead to local mailboxes, written by the delivery
+//! agent. Everything else (other mailers,
 //! programs, files, remote aliases) stays queued, untouched, with its
 //! reason in mailq, until the code for it lands. A permanent failure is
 //! also held, not dropped: it is reported by a DSN, and until DSNs exist
@@ -18,9 +19,6 @@ use crate::route::Router;
 use crate::server::Shared;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// How often the runner looks for retries that came due.
-pub const IDLE_WAKE: Duration = Duration::from_secs(30);
 
 /// The first retry comes after this; each later one waits twice as long,
 /// up to [`MAX_BACKOFF`].
@@ -35,19 +33,29 @@ pub struct Runner {
     pub db: Arc<Mutex<WorkDb>>,
     pub router: Router,
     pub agent: Agent,
+    /// `-q`: how often to look for retries that came due.
+    pub interval: Option<Duration>,
 }
 
 impl Runner {
     pub async fn run(self: Arc<Self>) {
+        // With -q, a run at start-up, as sendmail's; without, only what
+        // arrives (or ETRN) starts one.
+        if self.interval.is_none() {
+            self.shared.wake.notified().await;
+        }
         loop {
             let me = self.clone();
             let result = tokio::task::spawn_blocking(move || me.pass()).await;
             if let Ok(Err(e)) = result {
                 eprintln!("mtad: queue run: {e}");
             }
-            tokio::select! {
-                _ = self.shared.wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_WAKE) => {}
+            match self.interval {
+                Some(every) => tokio::select! {
+                    _ = self.shared.wake.notified() => {}
+                    _ = tokio::time::sleep(every) => {}
+                },
+                None => self.shared.wake.notified().await,
             }
         }
     }

@@ -47,6 +47,10 @@ pub struct Settings {
     /// The H lines to apply when a message lacks them (Date, From,
     /// Message-Id).
     pub add_when_missing: Vec<HeaderDef>,
+    /// DeliveryMode interactive or background (the default): deliver as
+    /// soon as a message is queued. queueonly and deferred leave it to
+    /// the next queue run (`-q`, ETRN).
+    pub deliver_at_once: bool,
 }
 
 impl Settings {
@@ -79,6 +83,10 @@ impl Settings {
             .cloned()
             .collect();
         Settings {
+            deliver_at_once: !matches!(
+                config.text("DeliveryMode").as_deref(),
+                Some("queueonly" | "deferred")
+            ),
             host_name: host_name.to_string(),
             greeting: template("SmtpGreetingMessage", DEFAULT_GREETING),
             max_message_size: positive(config.size("MaxMessageSize")),

@@ -212,7 +212,11 @@ impl Daemon {
             .arg("-O")
             .arg(format!("QueueDirectory={}/queue", dir.path().display()))
             .arg("-O")
-            .arg(format!("PidFile={}/mtad.pid", dir.path().display()));
+            .arg(format!("PidFile={}/mtad.pid", dir.path().display()))
+            // Messages stay queued for the tests that look at the queue;
+            // the delivery tests ask for DeliveryMode=background.
+            .arg("-O")
+            .arg("DeliveryMode=queueonly");
         for o in extra {
             cmd.arg("-O").arg(o);
         }

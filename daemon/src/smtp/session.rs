@@ -588,7 +588,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Ok(id) => {
                 self.reply(&format!("250 2.0.0 {id} Message accepted for delivery"))
                     .await;
-                self.shared.wake.notify_one();
+                if self.shared.settings.deliver_at_once {
+                    self.shared.wake.notify_one();
+                }
             }
             Err(e) => {
                 eprintln!("mtad: queue write failed: {e}");
