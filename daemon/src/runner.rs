@@ -105,8 +105,9 @@ impl Runner {
             outcomes.push((r.idx, outcome));
         }
         let next = crate::clock::now() + backoff(work.attempts);
-        self.lock()
-            .record(id, &outcomes, next)
+        self.shared
+            .queue
+            .record_blocking(id, outcomes, next)
             .map(drop)
             .map_err(|e| e.to_string())
     }

@@ -92,10 +92,21 @@ impl NewMessage {
 }
 
 type Reply = tokio::sync::oneshot::Sender<Result<String, String>>;
+type RecordReply = tokio::sync::oneshot::Sender<Result<bool, String>>;
 
-struct Job {
-    message: NewMessage,
-    reply: Reply,
+/// What the writer thread commits: new messages from sessions, and the
+/// queue runner's outcomes, in the same groups (one fsync for both).
+enum Job {
+    Store {
+        message: Box<NewMessage>,
+        reply: Reply,
+    },
+    Record {
+        id: String,
+        outcomes: Vec<(u32, super::work::Outcome)>,
+        next_attempt: i64,
+        reply: RecordReply,
+    },
 }
 
 /// The queue as the daemon writes it.
@@ -255,10 +266,43 @@ impl Queue {
     pub async fn commit(&self, message: NewMessage) -> Result<String, QueueError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.tx
-            .send(Job { message, reply })
+            .send(Job::Store {
+                message: Box::new(message),
+                reply,
+            })
             .map_err(|_| QueueError::Stopped)?;
         match rx.await {
             Ok(Ok(id)) => Ok(id),
+            Ok(Err(message)) => Err(QueueError::Db {
+                path: self.dir.join(DB_FILE),
+                message,
+            }),
+            Err(_) => Err(QueueError::Stopped),
+        }
+    }
+}
+
+/// Records one delivery attempt's outcomes (see
+/// [`super::work::WorkDb::record`]) through the writer, so that they share
+/// its group commits. Blocking: for the runner's threads.
+impl Queue {
+    pub fn record_blocking(
+        &self,
+        id: &str,
+        outcomes: Vec<(u32, super::work::Outcome)>,
+        next_attempt: i64,
+    ) -> Result<bool, QueueError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Job::Record {
+                id: id.to_string(),
+                outcomes,
+                next_attempt,
+                reply,
+            })
+            .map_err(|_| QueueError::Stopped)?;
+        match rx.blocking_recv() {
+            Ok(Ok(done)) => Ok(done),
             Ok(Err(message)) => Err(QueueError::Db {
                 path: self.dir.join(DB_FILE),
                 message,
@@ -279,39 +323,59 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let ids = store_batch(&mut conn, &batch);
-        for (job, result) in batch.into_iter().zip(ids) {
-            let _ = job.reply.send(result);
+        let results = store_batch(&mut conn, &batch);
+        for (job, result) in batch.into_iter().zip(results) {
+            match (job, result) {
+                (Job::Store { reply, .. }, r) => {
+                    let _ = reply.send(r.map(|done| done.unwrap_or_default()));
+                }
+                (Job::Record { reply, .. }, r) => {
+                    let _ = reply.send(r.map(|done| done.is_some()));
+                }
+            }
         }
     }
 }
 
-fn store_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<String, String>> {
+/// Commits a group of jobs in one transaction. Each result is, for a
+/// stored message, `Some(id)`; for a record, `Some(_)` when the message is
+/// finished and `None` when it stays.
+fn store_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Option<String>, String>> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return batch.iter().map(|_| Err(e.to_string())).collect(),
     };
-    let mut ids = Vec::with_capacity(batch.len());
+    let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        // A savepoint per message: one that cannot be stored leaves the
-        // others of the group untouched.
+        // A savepoint per job: one that fails leaves the others of the
+        // group untouched.
         let result = tx
             .execute_batch("SAVEPOINT m")
             .map_err(|e| e.to_string())
-            .and_then(|()| insert(&tx, &job.message));
+            .and_then(|()| match job {
+                Job::Store { message, .. } => insert(&tx, message).map(Some),
+                Job::Record {
+                    id,
+                    outcomes,
+                    next_attempt,
+                    ..
+                } => super::work::record_in(&tx, id, outcomes, *next_attempt)
+                    .map(|done| done.then(String::new))
+                    .map_err(|e| e.to_string()),
+            });
         match result {
-            Ok(id) => {
+            Ok(r) => {
                 let _ = tx.execute_batch("RELEASE m");
-                ids.push(Ok(id));
+                results.push(Ok(r));
             }
             Err(e) => {
                 let _ = tx.execute_batch("ROLLBACK TO m; RELEASE m");
-                ids.push(Err(e));
+                results.push(Err(e));
             }
         }
     }
     match tx.commit() {
-        Ok(()) => ids,
+        Ok(()) => results,
         Err(e) => batch.iter().map(|_| Err(e.to_string())).collect(),
     }
 }

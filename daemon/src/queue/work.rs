@@ -155,7 +155,9 @@ impl WorkDb {
     /// Records one attempt's outcomes. With recipients still pending, the
     /// message waits until `next_attempt`; with none, it leaves the queue
     /// (true is returned). The caller sends any DSN first: a message whose
-    /// failures still need reporting must not be removed.
+    /// failures still need reporting must not be removed. (The daemon's
+    /// runner goes through the queue writer instead, `Queue::record_blocking`,
+    /// to share its group commits; this is the same transaction.)
     pub fn record(
         &mut self,
         id: &str,
@@ -171,41 +173,7 @@ impl WorkDb {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE recipients SET state = ?3, last_reply = ?4, attempts = attempts + 1
-                     WHERE message_id = ?1 AND idx = ?2 AND state = 'pending'",
-                )
-                .map_err(fail)?;
-            for (idx, outcome) in outcomes {
-                let (state, reply) = outcome.state();
-                stmt.execute(params![id, idx, state, reply]).map_err(fail)?;
-            }
-        }
-        let pending: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM recipients WHERE message_id = ?1 AND state = 'pending'",
-                [id],
-                |r| r.get(0),
-            )
-            .map_err(fail)?;
-        let status = outcomes.iter().rev().find_map(|(_, o)| match o {
-            Outcome::Deferred(r) => Some(r.clone()),
-            _ => None,
-        });
-        let done = pending == 0;
-        if done {
-            tx.execute("DELETE FROM messages WHERE id = ?1", [id])
-                .map_err(fail)?;
-        } else {
-            tx.execute(
-                "UPDATE messages SET attempts = attempts + 1, next_attempt = ?2,
-                 status_message = coalesce(?3, status_message) WHERE id = ?1",
-                params![id, next_attempt, status],
-            )
-            .map_err(fail)?;
-        }
+        let done = record_in(&tx, id, outcomes, next_attempt).map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(done)
     }
@@ -237,6 +205,45 @@ impl WorkDb {
         };
         n.map_err(|e| self.fail(e))
     }
+}
+
+/// The statements of [`WorkDb::record`], inside the caller's transaction.
+pub(crate) fn record_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    outcomes: &[(u32, Outcome)],
+    next_attempt: i64,
+) -> rusqlite::Result<bool> {
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE recipients SET state = ?3, last_reply = ?4, attempts = attempts + 1
+             WHERE message_id = ?1 AND idx = ?2 AND state = 'pending'",
+        )?;
+        for (idx, outcome) in outcomes {
+            let (state, reply) = outcome.state();
+            stmt.execute(params![id, idx, state, reply])?;
+        }
+    }
+    let pending: i64 = tx.query_row(
+        "SELECT count(*) FROM recipients WHERE message_id = ?1 AND state = 'pending'",
+        [id],
+        |r| r.get(0),
+    )?;
+    let status = outcomes.iter().rev().find_map(|(_, o)| match o {
+        Outcome::Deferred(r) => Some(r.clone()),
+        _ => None,
+    });
+    let done = pending == 0;
+    if done {
+        tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
+    } else {
+        tx.execute(
+            "UPDATE messages SET attempts = attempts + 1, next_attempt = ?2,
+             status_message = coalesce(?3, status_message) WHERE id = ?1",
+            params![id, next_attempt, status],
+        )?;
+    }
+    Ok(done)
 }
 
 /// `d` with LIKE's wildcards taken literally.
@@ -327,6 +334,36 @@ mod tests {
         );
         assert_eq!(db.load(&id).unwrap(), None);
         assert!(crate::queue::store::list(dir.path()).unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn outcomes_through_the_writer_share_its_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let id = q
+            .commit(message(&["a@x.example", "b@x.example"]))
+            .await
+            .unwrap();
+        let (q2, id2) = (q.clone(), id.clone());
+        let first = tokio::task::spawn_blocking(move || {
+            q2.record_blocking(&id2, vec![(0, Outcome::Delivered("250".into()))], 77)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(!first);
+        let db = WorkDb::open(dir.path()).unwrap();
+        assert!(db.due(76, 10).unwrap().is_empty());
+        assert_eq!(db.load(&id).unwrap().unwrap().recipients.len(), 1);
+        let (q2, id2) = (q.clone(), id.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            q2.record_blocking(&id2, vec![(1, Outcome::Delivered("250".into()))], 0)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(done);
+        assert_eq!(db.load(&id).unwrap(), None);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

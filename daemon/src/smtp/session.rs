@@ -261,7 +261,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Command::Help(_) => {
                 self.reply("214-2.0.0 This is mtad, a mail transfer agent")
                     .await;
-                self.reply("214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN VERB")
+                self.reply("214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN VERB ETRN STARTTLS")
                     .await;
                 self.reply("214 2.0.0 End of HELP info").await;
                 Next::Continue
