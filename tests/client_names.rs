@@ -5,20 +5,18 @@
 //! and is "(may be forged)". The verification itself, against a DNS server
 //! with real names, is tested in daemon/src/dns.rs.)
 
-use mtad_e2e::{Client, Daemon, expect};
+use mtad_e2e::{Client, Daemon, expect, python};
 
 fn received(d: &Daemon) -> Vec<String> {
     let db = d.queue_dir().join("queue.db");
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
+    python(
+        &format!(
             "import sqlite3; c = sqlite3.connect('file:{}?mode=ro', uri=True)\nfor (h,) in c.execute('select headers from messages order by id'): print(h.decode().split('\\r\\n')[0])",
             db.display()
-        ))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+        ),
+        &[],
+    )
+    .lines()
         .map(str::to_string)
         .collect()
 }

@@ -7,7 +7,7 @@
 //! recipient account (mtadtest1). Elsewhere the recipient is the user
 //! running the tests.
 
-use mtad_e2e::{Client, Daemon, expect};
+use mtad_e2e::{Client, Daemon, expect, python};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -48,24 +48,13 @@ fn wait_for(path: &Path, messages: usize) -> Vec<(String, Vec<u8>)> {
 /// (Subject, body bytes) of each message, as Python's mailbox module
 /// splits and parses the file.
 fn read_mbox(path: &Path) -> Vec<(String, Vec<u8>)> {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import mailbox, sys\n\
+    python(
+        "import mailbox, sys\n\
              for m in mailbox.mbox(sys.argv[1]):\n\
              \x20   body = m.get_payload(decode=True)\n\
              \x20   sys.stdout.buffer.write(m['Subject'].encode() + b'\\0' + body.hex().encode() + b'\\n')\n",
-        )
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+        &[path.as_os_str()],
+    )
         .lines()
         .map(|l| {
             let (subject, hex) = l.split_once('\0').unwrap();
@@ -129,16 +118,7 @@ fn smtplib_to_a_local_mailbox_and_back() {
          s.quit()\n",
         port = s.daemon.port
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python(&script, &[]);
     let mbox = s.spool.join(&user);
     let got = wait_for(&mbox, 2);
     assert_eq!(got.len(), 2, "{got:?}");

@@ -357,16 +357,7 @@ fn python_smtplib_sends_a_message() {
          s.quit()\n",
         port = d.port
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    mtad_e2e::python(&script, &[]);
     let q = d.mailq();
     assert!(
         q.contains("<py@example.org>") && q.contains("(1 request)"),

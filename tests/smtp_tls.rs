@@ -2,7 +2,7 @@
 //! over under TLS, and nothing pipelined in clear text after STARTTLS is
 //! ever executed (the CVE-2011-0411 class).
 
-use mtad_e2e::{Client, Daemon, expect};
+use mtad_e2e::{Client, Daemon, expect, python};
 
 fn certificate(dir: &std::path::Path) -> (String, String) {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
@@ -11,22 +11,6 @@ fn certificate(dir: &std::path::Path) -> (String, String) {
     std::fs::write(&cert, ck.cert.pem()).unwrap();
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
     (cert.display().to_string(), key.display().to_string())
-}
-
-fn python(script: &str) -> (bool, String) {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 #[test]
@@ -44,8 +28,9 @@ fn starttls_with_smtplib_and_no_injection() {
     assert!(ehlo.contains("STARTTLS"), "{ehlo}");
 
     // A real client: smtplib with STARTTLS, then a message.
-    let (ok, out) = python(&format!(
-        "import smtplib, ssl\n\
+    python(
+        &format!(
+            "import smtplib, ssl\n\
          s = smtplib.SMTP('127.0.0.1', {port}, timeout=10)\n\
          s.ehlo('tls.example')\n\
          s.starttls(context=ssl._create_unverified_context())\n\
@@ -53,17 +38,19 @@ fn starttls_with_smtplib_and_no_injection() {
          assert b'STARTTLS' not in text, text\n\
          s.sendmail('tls@example.org', ['root@localhost'], 'Subject: over TLS\\r\\n\\r\\nsecret\\r\\n')\n\
          s.quit()\n",
-        port = d.port
-    ));
-    assert!(ok, "{out}");
+            port = d.port
+        ),
+        &[],
+    );
     let q = d.mailq();
     assert!(q.contains("<tls@example.org>"), "{q}");
 
     // Injection: commands sent in clear text right after STARTTLS are
     // dropped; the first reply under TLS answers the first command sent
     // under TLS.
-    let (ok, out) = python(&format!(
-        "import socket, ssl\n\
+    python(
+        &format!(
+            "import socket, ssl\n\
          s = socket.create_connection(('127.0.0.1', {port}), timeout=10)\n\
          f = s.makefile('rb')\n\
          def reply():\n\
@@ -85,9 +72,10 @@ fn starttls_with_smtplib_and_no_injection() {
          r = tf.readline().decode()\n\
          assert r.startswith('503'), 'the session must start over (EHLO first): ' + r\n\
          print('ok')\n",
-        port = d.port
-    ));
-    assert!(ok, "{out}");
+            port = d.port
+        ),
+        &[],
+    );
 }
 
 #[test]
@@ -98,26 +86,26 @@ fn the_received_header_says_tls() {
         &format!("ServerCertFile={cert}"),
         &format!("ServerKeyFile={key}"),
     ]);
-    let (ok, out) = python(&format!(
-        "import smtplib, ssl\n\
+    python(
+        &format!(
+            "import smtplib, ssl\n\
          s = smtplib.SMTP('127.0.0.1', {port}, timeout=10)\n\
          s.starttls(context=ssl._create_unverified_context())\n\
          s.ehlo('tls.example')\n\
          s.sendmail('tls@example.org', ['root@localhost'], 'Subject: x\\r\\n\\r\\ny\\r\\n')\n\
          s.quit()\n",
-        port = d.port
-    ));
-    assert!(ok, "{out}");
+            port = d.port
+        ),
+        &[],
+    );
     let db = d.queue_dir().join("queue.db");
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
+    let text = python(
+        &format!(
             "import sqlite3; c = sqlite3.connect('file:{}?mode=ro', uri=True); print(c.execute('select headers, protocol from messages').fetchone())",
             db.display()
-        ))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+        ),
+        &[],
+    );
     assert!(text.contains("with ESMTPS id"), "{text}");
     assert!(text.contains("version=TLSv1.3"), "{text}");
     assert!(text.contains("verify=NO"), "{text}");
@@ -174,8 +162,9 @@ fn client_certificates_are_verified_against_cacertfile_and_never_refused() {
         &format!("CACertFile={ca}"),
     ]);
     // One message each: a certificate the CA signed, one it did not, none.
-    let (ok, out) = python(&format!(
-        "import smtplib, ssl\n\
+    python(
+        &format!(
+            "import smtplib, ssl\n\
          def send(sender, chain):\n\
          \x20   ctx = ssl._create_unverified_context()\n\
          \x20   if chain: ctx.load_cert_chain(*chain)\n\
@@ -187,27 +176,24 @@ fn client_certificates_are_verified_against_cacertfile_and_never_refused() {
          send('member@example.org', ('{member}', '{member_key}'))\n\
          send('stranger@example.org', ('{stranger}', '{stranger_key}'))\n\
          send('anonymous@example.org', None)\n",
-        port = d.port
-    ));
-    assert!(ok, "{out}");
+            port = d.port
+        ),
+        &[],
+    );
     let db = d.queue_dir().join("queue.db");
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
+    let text = python(
+        &format!(
             "import sqlite3\n\
              c = sqlite3.connect('file:{}?mode=ro', uri=True)\n\
              for sender, headers in c.execute('select sender, headers from messages order by sender'):\n\
              \x20   v = headers.decode() if isinstance(headers, bytes) else headers\n\
              \x20   print(sender, v[v.index('verify='):].split(')')[0])\n",
             db.display()
-        ))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+        ),
+        &[],
+    );
     assert_eq!(
         text,
-        "anonymous@example.org verify=NO\nmember@example.org verify=OK\nstranger@example.org verify=FAIL\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "anonymous@example.org verify=NO\nmember@example.org verify=OK\nstranger@example.org verify=FAIL\n"
     );
 }

@@ -282,6 +282,25 @@ impl Drop for Daemon {
     }
 }
 
+/// Runs a python3 script with arguments (tests drive real clients and
+/// parsers through it: smtplib, sqlite3, mailbox) and returns its stdout;
+/// a failing script fails the test with its stderr.
+pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A raw SMTP client for dialog tests: send bytes, read replies.
 pub struct Client {
     stream: std::net::TcpStream,

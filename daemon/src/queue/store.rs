@@ -487,27 +487,36 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, QueueError> {
     Ok(out)
 }
 
+/// A small message for the queue's tests.
+#[cfg(test)]
+pub(crate) fn sample_message(sender: &str, recipients: &[&str]) -> NewMessage {
+    NewMessage {
+        id: crate::queue::id::new_id(),
+        arrival: 1_795_695_428,
+        sender: sender.to_string(),
+        recipients: recipients
+            .iter()
+            .map(|a| NewRecipient {
+                address: a.to_string(),
+                orcpt: Some(format!("rfc822;{a}")),
+                notify: Some("FAILURE,DELAY".into()),
+            })
+            .collect(),
+        client_addr: "127.0.0.1".into(),
+        protocol: "ESMTP".into(),
+        daemon: "MTA".into(),
+        headers: b"Subject: test\r\n".to_vec(),
+        body: b"hello\r\n".to_vec(),
+        ..NewMessage::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn message(n: usize) -> NewMessage {
-        NewMessage {
-            id: crate::queue::id::new_id(),
-            arrival: 1_795_695_428,
-            sender: format!("sender{n}@example.org"),
-            recipients: vec![NewRecipient {
-                address: "root@localhost".into(),
-                orcpt: Some("rfc822;root@localhost".into()),
-                notify: Some("FAILURE".into()),
-            }],
-            client_addr: "127.0.0.1".into(),
-            protocol: "ESMTP".into(),
-            daemon: "MTA".into(),
-            headers: b"Subject: test\r\n".to_vec(),
-            body: b"hello\r\n".to_vec(),
-            ..NewMessage::default()
-        }
+        sample_message(&format!("sender{n}@example.org"), &["root@localhost"])
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -261,28 +261,10 @@ fn escape_like(d: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::{NewMessage, NewRecipient, Queue};
+    use crate::queue::{NewMessage, Queue};
 
     fn message(recipients: &[&str]) -> NewMessage {
-        NewMessage {
-            id: crate::queue::id::new_id(),
-            arrival: 1_795_695_428,
-            sender: "alice@example.org".into(),
-            recipients: recipients
-                .iter()
-                .map(|a| NewRecipient {
-                    address: a.to_string(),
-                    orcpt: None,
-                    notify: Some("FAILURE,DELAY".into()),
-                })
-                .collect(),
-            client_addr: "127.0.0.1".into(),
-            protocol: "ESMTP".into(),
-            daemon: "MTA".into(),
-            headers: b"Subject: test\r\n".to_vec(),
-            body: b"hello\r\n".to_vec(),
-            ..NewMessage::default()
-        }
+        crate::queue::store::sample_message("alice@example.org", recipients)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
