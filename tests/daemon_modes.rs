@@ -119,15 +119,21 @@ fn dash_bd_detaches_and_writes_its_pid() {
     };
     let mut lines = pid_text.lines();
     let pid: i32 = lines.next().unwrap().parse().unwrap();
+    // Ended by the pid it wrote, even when an assertion below fails: a
+    // detached daemon outlives the test otherwise.
+    struct EndOnDrop(i32);
+    impl Drop for EndOnDrop {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    let _end = EndOnDrop(pid);
     assert!(lines.next().unwrap().contains("-bd"));
     let mut c = Client::connect(port);
     expect!(c.reply(), "220");
-    // End it, by the pid it wrote.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
 }
 
 #[test]
