@@ -70,6 +70,8 @@ fn read_mbox(path: &Path) -> Vec<(String, Vec<u8>)> {
 struct Setup {
     daemon: Daemon,
     spool: PathBuf,
+    /// A directory anyone may write in, for files aliases name.
+    files: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -81,9 +83,15 @@ fn start(extra: &[&str]) -> Setup {
     std::fs::create_dir(&spool).unwrap();
     std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
     let aliases = dir.path().join("aliases");
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    std::fs::set_permissions(&files, std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::write(
         &aliases,
-        format!("team: {user}\nelsewhere: someone@remote.example\n"),
+        format!(
+            "team: {user}\nelsewhere: someone@remote.example\narchive: {}/archive.mbox, {user}\n",
+            files.display()
+        ),
     )
     .unwrap();
     let mut opts = vec![
@@ -96,6 +104,7 @@ fn start(extra: &[&str]) -> Setup {
     Setup {
         daemon: Daemon::start(&refs),
         spool,
+        files,
         _dir: dir,
     }
 }
@@ -210,4 +219,39 @@ fn queueonly_waits_for_a_queue_run_and_etrn_starts_one() {
     );
     let got = wait_for(&mbox, 1);
     assert_eq!(got[0], ("later".to_string(), b"queued first\n".to_vec()));
+}
+
+#[test]
+fn a_file_an_alias_names_is_appended_to_as_defaultuser() {
+    let (user, _) = recipient();
+    let s = start(&[]);
+    let mut c = Client::connect(s.daemon.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<archive@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    expect!(
+        c.cmd("Subject: kept\r\n\r\nfor the record\r\n."),
+        "250 2.0.0"
+    );
+    let archive = s.files.join("archive.mbox");
+    let got = wait_for(&archive, 1);
+    assert_eq!(got[0], ("kept".to_string(), b"for the record\n".to_vec()));
+    // The user on the same alias got it too.
+    let got = wait_for(&s.spool.join(&user), 1);
+    assert_eq!(got[0].0, "kept");
+    // Written as DefaultUser (mail:mail in sendmail-dev.cf) when the agent
+    // is root; as the user running the tests otherwise.
+    let expected = if nix::unistd::geteuid().is_root() {
+        nix::unistd::User::from_name("mail")
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw()
+    } else {
+        nix::unistd::geteuid().as_raw()
+    };
+    assert_eq!(std::fs::metadata(&archive).unwrap().uid(), expected);
+    assert!(!s.files.join("archive.mbox.lock").exists());
 }

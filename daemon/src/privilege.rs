@@ -10,13 +10,24 @@ use std::path::Path;
 
 /// The user and group to run as, from RunAsUser, else DefaultUser.
 pub fn run_as(config: &Config) -> Result<(String, Uid, Gid), String> {
-    let spec = ["RunAsUser", "DefaultUser"]
+    user_from(config, &["RunAsUser", "DefaultUser"])
+}
+
+/// DefaultUser: whom aliases' files (and programs) run as, as in
+/// sendmail.
+pub fn default_user(config: &Config) -> Result<(String, Uid, Gid), String> {
+    user_from(config, &["DefaultUser"])
+}
+
+/// The first of `options` that names a user, looked up; never root.
+fn user_from(config: &Config, options: &[&str]) -> Result<(String, Uid, Gid), String> {
+    let spec = options
         .iter()
         .find_map(|name| match config.option(name) {
             Some(OptionValue::User(u)) => Some(u.clone()),
             _ => None,
         })
-        .ok_or("started as root, but neither RunAsUser nor DefaultUser names a user to run as")?;
+        .ok_or_else(|| format!("{} names no user to run as", options.join(" or ")))?;
     let user = match spec.user.parse::<u32>() {
         Ok(uid) => User::from_uid(Uid::from_raw(uid)),
         Err(_) => User::from_name(&spec.user),

@@ -6,9 +6,9 @@
 //! sendmail's queue runs do (without `-q`, nothing is retried: sendmail's
 //! rule too). What is delivered today: recipients routed to the `local`
 //! mailer whose aliases lead to local mailboxes, written by the delivery
-//! agent. Everything else (other mailers,
-//! programs, files, remote aliases) stays queued, untouched, with its
-//! reason in mailq, until the code for it lands. A permanent failure is
+//! agent, and files aliases name (written as DefaultUser). Everything
+//! else (other mailers, programs, remote aliases) stays queued, untouched,
+//! with its reason in mailq, until the code for it lands. A permanent failure is
 //! also held, not dropped: it is reported by a DSN, and until DSNs exist
 //! the message keeps it in the queue for the admin to see.
 
@@ -91,10 +91,7 @@ impl Runner {
         for r in &work.recipients {
             let outcome = match self.router.route(&r.address) {
                 Ok(d) if d.mailer == "local" => self.local(&d.user, &work),
-                Ok(d) => Outcome::Deferred(format!(
-                    "4.3.0 mailer {} is not delivered by this version yet; held in the queue",
-                    d.mailer
-                )),
+                Ok(d) => Outcome::Deferred(held(&format!("mailer {}", d.mailer))),
                 Err(e) => Outcome::Deferred(format!("4.3.5 {e}")),
             };
             eprintln!(
@@ -145,15 +142,16 @@ impl Runner {
                         body: work.body.clone(),
                     })
                 }
-                other => Reply::Retry(format!(
-                    "4.3.0 {} is not delivered by this version yet; held in the queue",
-                    match other {
-                        Target::Remote(a) => format!("<{a}>"),
-                        Target::Program { command, .. } => format!("\"|{command}\""),
-                        Target::File { path, .. } => path.display().to_string(),
-                        Target::Local(_) => unreachable!(),
-                    }
-                )),
+                Target::File { path, .. } => self.agent.call(&Request::File {
+                    path: path.display().to_string(),
+                    sender: work.sender.clone(),
+                    date: date.clone(),
+                    prepend: prepend.clone(),
+                    headers: work.headers.clone(),
+                    body: work.body.clone(),
+                }),
+                Target::Remote(a) => Reply::Retry(held(&format!("<{a}>"))),
+                Target::Program { command, .. } => Reply::Retry(held(&format!("\"|{command}\""))),
             };
             match reply {
                 Reply::Delivered(text) => delivered.push(text),
@@ -165,6 +163,11 @@ impl Runner {
         }
         Outcome::Delivered(delivered.join("; "))
     }
+}
+
+/// Why a target stays queued: its kind of delivery is not written yet.
+fn held(what: &str) -> String {
+    format!("4.3.0 {what} is not delivered by this version yet; held in the queue")
 }
 
 /// The wait before attempt `attempts + 1`.

@@ -31,6 +31,16 @@ pub enum Request {
         headers: Vec<u8>,
         body: Vec<u8>,
     },
+    /// Append to a file an alias names (`/path`), in mbox form, as
+    /// DefaultUser (the agent's own reading of it, not the request's).
+    File {
+        path: String,
+        sender: String,
+        date: String,
+        prepend: Vec<u8>,
+        headers: Vec<u8>,
+        body: Vec<u8>,
+    },
 }
 
 /// The agent's answer, in the three kinds sysexits maps to.
@@ -44,6 +54,7 @@ pub enum Reply {
 }
 
 const MAILBOX: u8 = 1;
+const FILE: u8 = 2;
 const DELIVERED: u8 = 1;
 const RETRY: u8 = 2;
 const BOUNCE: u8 = 3;
@@ -66,6 +77,21 @@ impl Request {
                 .bytes(prepend)
                 .bytes(headers)
                 .bytes(body),
+            Request::File {
+                path,
+                sender,
+                date,
+                prepend,
+                headers,
+                body,
+            } => Encoder::default()
+                .tag(FILE)
+                .str(path)
+                .str(sender)
+                .str(date)
+                .bytes(prepend)
+                .bytes(headers)
+                .bytes(body),
         }
     }
 
@@ -73,6 +99,14 @@ impl Request {
         let r = match d.tag()? {
             MAILBOX => Request::Mailbox {
                 user: d.str()?,
+                sender: d.str()?,
+                date: d.str()?,
+                prepend: d.bytes()?,
+                headers: d.bytes()?,
+                body: d.bytes()?,
+            },
+            FILE => Request::File {
+                path: d.str()?,
                 sender: d.str()?,
                 date: d.str()?,
                 prepend: d.bytes()?,
@@ -199,10 +233,20 @@ mod tests {
             headers: b"Subject: x\r\n".to_vec(),
             body: vec![0, 255, b'\n'],
         };
-        let mut buf = Vec::new();
-        req.encode().send(&mut buf).unwrap();
-        let back = Request::decode(wire::receive(&mut &buf[..]).unwrap().unwrap()).unwrap();
-        assert_eq!(back, req);
+        let file = Request::File {
+            path: "/var/log/copy".into(),
+            sender: "a@b".into(),
+            date: "d".into(),
+            prepend: Vec::new(),
+            headers: b"H: 1\r\n".to_vec(),
+            body: b"x".to_vec(),
+        };
+        for req in [req, file] {
+            let mut buf = Vec::new();
+            req.encode().send(&mut buf).unwrap();
+            let back = Request::decode(wire::receive(&mut &buf[..]).unwrap().unwrap()).unwrap();
+            assert_eq!(back, req);
+        }
         for reply in [
             Reply::Delivered("250 ok".into()),
             Reply::Retry("451 later".into()),

@@ -17,6 +17,7 @@ pub const DEFAULT_SPOOL: &str = "/var/mail";
 /// closes it.
 pub fn serve(config: &Config) -> ExitCode {
     let spool = spool_dir(config);
+    let file_user = crate::privilege::default_user(config).ok();
     if !spool.exists() {
         // /var/mail exists on any Unix host; a development spool may not.
         use std::os::unix::fs::DirBuilderExt;
@@ -44,7 +45,7 @@ pub fn serve(config: &Config) -> ExitCode {
             }
         };
         let reply = match Request::decode(frame) {
-            Ok(req) => handle(&spool, &req),
+            Ok(req) => handle(&spool, file_user.as_ref(), &req),
             Err(e) => {
                 eprintln!("mtad: delivery agent: bad request: {e}; exiting");
                 return ExitCode::from(70);
@@ -67,8 +68,50 @@ pub fn spool_dir(config: &Config) -> PathBuf {
     std::path::absolute(&dir).unwrap_or_else(|_| PathBuf::from(dir))
 }
 
-pub fn handle(spool: &Path, req: &Request) -> Reply {
+/// `file_user`: DefaultUser, whom alias files are written as.
+pub fn handle(
+    spool: &Path,
+    file_user: Option<&(String, nix::unistd::Uid, nix::unistd::Gid)>,
+    req: &Request,
+) -> Reply {
     match req {
+        Request::File {
+            path,
+            sender,
+            date,
+            prepend,
+            headers,
+            body,
+        } => {
+            let path = Path::new(path);
+            if !path.is_absolute() {
+                return Reply::Bounce(format!(
+                    "550 5.1.3 {}... not an absolute path",
+                    path.display()
+                ));
+            }
+            let append = Append {
+                mailbox: path,
+                sender,
+                date,
+                prepend,
+                headers,
+                body,
+                owner: None,
+                lock_wait: Duration::from_secs(30),
+                dotlock: false,
+            };
+            let as_user = match (nix::unistd::geteuid().is_root(), file_user) {
+                (false, _) => None,
+                (true, Some((_, uid, gid))) => Some((*uid, *gid)),
+                (true, None) => {
+                    return Reply::Retry(
+                        "451 4.3.0 DefaultUser names no user to write files as".into(),
+                    );
+                }
+            };
+            append_as(as_user, &append)
+        }
         Request::Mailbox {
             user,
             sender,
@@ -101,6 +144,7 @@ pub fn handle(spool: &Path, req: &Request) -> Reply {
                 body,
                 owner,
                 lock_wait: Duration::from_secs(30),
+                dotlock: true,
             });
             match result {
                 Ok(_) => Reply::Delivered(format!("250 2.0.0 {user}... Delivered to mailbox")),
@@ -109,6 +153,70 @@ pub fn handle(spool: &Path, req: &Request) -> Reply {
             }
         }
     }
+}
+
+/// Appends in a child process that has become `as_user` first (when
+/// running as root), so that a file an alias names is written with that
+/// user's rights, never root's. The agent is single-threaded, so forking
+/// here is safe.
+fn append_as(as_user: Option<(nix::unistd::Uid, nix::unistd::Gid)>, req: &Append<'_>) -> Reply {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+    use std::io::{Read, Write};
+    let (rd, wr) = match nix::unistd::pipe() {
+        Ok(p) => p,
+        Err(e) => return Reply::Retry(format!("451 4.3.0 pipe: {e}")),
+    };
+    // SAFETY: the agent runs no other threads; the child only changes its
+    // ids, appends and exits.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            drop(rd);
+            let mut report = std::fs::File::from(wr);
+            let code = match become_user(as_user) {
+                Err(e) => {
+                    let _ = write!(report, "{e}");
+                    75
+                }
+                Ok(()) => match mbox::append(req) {
+                    Ok(_) => 0,
+                    Err(e) => {
+                        let _ = write!(report, "{e}");
+                        if e.is_temporary() { 75 } else { 73 }
+                    }
+                },
+            };
+            drop(report);
+            // SAFETY: ends the child without running the parent's
+            // destructors or atexit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(wr);
+            let mut why = String::new();
+            let _ = std::fs::File::from(rd).read_to_string(&mut why);
+            let shown = req.mailbox.display();
+            match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, 0)) => {
+                    Reply::Delivered(format!("250 2.0.0 {shown}... Appended"))
+                }
+                Ok(WaitStatus::Exited(_, 73)) => Reply::Bounce(format!("550 5.2.0 {why}")),
+                Ok(other) => Reply::Retry(format!("450 4.2.0 {shown}: {why} ({other:?})")),
+                Err(e) => Reply::Retry(format!("451 4.3.0 waitpid: {e}")),
+            }
+        }
+        Err(e) => Reply::Retry(format!("451 4.3.0 fork: {e}")),
+    }
+}
+
+fn become_user(as_user: Option<(nix::unistd::Uid, nix::unistd::Gid)>) -> Result<(), String> {
+    let Some((uid, gid)) = as_user else {
+        return Ok(());
+    };
+    nix::unistd::setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+    nix::unistd::setgid(gid).map_err(|e| format!("setgid: {e}"))?;
+    nix::unistd::setuid(uid).map_err(|e| format!("setuid: {e}"))?;
+    Ok(())
 }
 
 /// A name that is one path component and a passwd-style login.
@@ -138,6 +246,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = handle(
             dir.path(),
+            None,
             &Request::Mailbox {
                 user: "../x".into(),
                 sender: String::new(),
@@ -150,6 +259,7 @@ mod tests {
         assert!(matches!(r, Reply::Bounce(_)), "{r:?}");
         let r = handle(
             dir.path(),
+            None,
             &Request::Mailbox {
                 user: "no-such-user-xyz".into(),
                 sender: String::new(),

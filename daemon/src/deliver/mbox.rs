@@ -44,6 +44,10 @@ pub struct Append<'a> {
     pub owner: Option<(Uid, Gid)>,
     /// How long to wait for the locks before giving up for now.
     pub lock_wait: Duration,
+    /// Take the `NAME.lock` dotlock too (mailboxes, where readers expect
+    /// it); files named by aliases get the fcntl lock only, as sendmail
+    /// locks them, since their directory need not be writable.
+    pub dotlock: bool,
 }
 
 #[derive(Debug, Error)]
@@ -77,7 +81,11 @@ pub fn append(req: &Append<'_>) -> Result<u64, MboxError> {
         error,
     };
     let deadline = Instant::now() + req.lock_wait;
-    let _dotlock = DotLock::take(path, deadline)?;
+    let _dotlock = if req.dotlock {
+        Some(DotLock::take(path, deadline)?)
+    } else {
+        None
+    };
     let before = match std::fs::symlink_metadata(path) {
         Ok(m) => Some(m),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -285,6 +293,7 @@ mod tests {
             body,
             owner: None,
             lock_wait: Duration::from_millis(300),
+            dotlock: true,
         }
     }
 
