@@ -12,7 +12,7 @@
 //! also held, not dropped: it is reported by a DSN, and until DSNs exist
 //! the message keeps it in the queue for the admin to see.
 
-use crate::agent::{Agent, Reply, Request};
+use crate::agent::{Agent, Message, Reply, Request};
 use crate::aliases::Target;
 use crate::queue::work::{Outcome, Work, WorkDb};
 use crate::route::Router;
@@ -127,7 +127,13 @@ impl Runner {
         } else {
             Vec::new()
         };
-        let date = crate::clock::ctime(work.arrival);
+        let message = Message {
+            sender: work.sender.clone(),
+            date: crate::clock::ctime(work.arrival),
+            prepend,
+            headers: work.headers.clone(),
+            body: work.body.clone(),
+        };
         let mut delivered = Vec::new();
         for target in targets {
             let reply = match target {
@@ -135,20 +141,12 @@ impl Runner {
                     let base = name.split('+').next().unwrap_or(&name).to_string();
                     self.agent.call(&Request::Mailbox {
                         user: base,
-                        sender: work.sender.clone(),
-                        date: date.clone(),
-                        prepend: prepend.clone(),
-                        headers: work.headers.clone(),
-                        body: work.body.clone(),
+                        message: message.clone(),
                     })
                 }
                 Target::File { path, .. } => self.agent.call(&Request::File {
                     path: path.display().to_string(),
-                    sender: work.sender.clone(),
-                    date: date.clone(),
-                    prepend: prepend.clone(),
-                    headers: work.headers.clone(),
-                    body: work.body.clone(),
+                    message: message.clone(),
                 }),
                 Target::Remote(a) => Reply::Retry(held(&format!("<{a}>"))),
                 Target::Program { command, .. } => Reply::Retry(held(&format!("\"|{command}\""))),

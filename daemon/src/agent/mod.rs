@@ -22,25 +22,41 @@ use wire::Encoder;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// Append to the mbox of a local user (a passwd name, no `+detail`).
-    Mailbox {
-        user: String,
-        sender: String,
-        /// ctime(3) form of the arrival.
-        date: String,
-        prepend: Vec<u8>,
-        headers: Vec<u8>,
-        body: Vec<u8>,
-    },
+    Mailbox { user: String, message: Message },
     /// Append to a file an alias names (`/path`), in mbox form, as
     /// DefaultUser (the agent's own reading of it, not the request's).
-    File {
-        path: String,
-        sender: String,
-        date: String,
-        prepend: Vec<u8>,
-        headers: Vec<u8>,
-        body: Vec<u8>,
-    },
+    File { path: String, message: Message },
+}
+
+/// The message a request delivers, as the mbox writer takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    pub sender: String,
+    /// ctime(3) form of the arrival.
+    pub date: String,
+    pub prepend: Vec<u8>,
+    pub headers: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+impl Message {
+    fn encode(&self, e: Encoder) -> Encoder {
+        e.str(&self.sender)
+            .str(&self.date)
+            .bytes(&self.prepend)
+            .bytes(&self.headers)
+            .bytes(&self.body)
+    }
+
+    fn decode(d: &mut wire::Decoder) -> std::io::Result<Message> {
+        Ok(Message {
+            sender: d.str()?,
+            date: d.str()?,
+            prepend: d.bytes()?,
+            headers: d.bytes()?,
+            body: d.bytes()?,
+        })
+    }
 }
 
 /// The agent's answer, in the three kinds sysexits maps to.
@@ -62,36 +78,12 @@ const BOUNCE: u8 = 3;
 impl Request {
     fn encode(&self) -> Encoder {
         match self {
-            Request::Mailbox {
-                user,
-                sender,
-                date,
-                prepend,
-                headers,
-                body,
-            } => Encoder::default()
-                .tag(MAILBOX)
-                .str(user)
-                .str(sender)
-                .str(date)
-                .bytes(prepend)
-                .bytes(headers)
-                .bytes(body),
-            Request::File {
-                path,
-                sender,
-                date,
-                prepend,
-                headers,
-                body,
-            } => Encoder::default()
-                .tag(FILE)
-                .str(path)
-                .str(sender)
-                .str(date)
-                .bytes(prepend)
-                .bytes(headers)
-                .bytes(body),
+            Request::Mailbox { user, message } => {
+                message.encode(Encoder::default().tag(MAILBOX).str(user))
+            }
+            Request::File { path, message } => {
+                message.encode(Encoder::default().tag(FILE).str(path))
+            }
         }
     }
 
@@ -99,19 +91,11 @@ impl Request {
         let r = match d.tag()? {
             MAILBOX => Request::Mailbox {
                 user: d.str()?,
-                sender: d.str()?,
-                date: d.str()?,
-                prepend: d.bytes()?,
-                headers: d.bytes()?,
-                body: d.bytes()?,
+                message: Message::decode(&mut d)?,
             },
             FILE => Request::File {
                 path: d.str()?,
-                sender: d.str()?,
-                date: d.str()?,
-                prepend: d.bytes()?,
-                headers: d.bytes()?,
-                body: d.bytes()?,
+                message: Message::decode(&mut d)?,
             },
             t => {
                 return Err(std::io::Error::new(
@@ -227,19 +211,21 @@ mod tests {
     fn requests_and_replies_round_trip() {
         let req = Request::Mailbox {
             user: "bob".into(),
-            sender: "".into(),
-            date: "Thu Nov 26 12:17:08 2026".into(),
-            prepend: b"Return-Path: <>\r\n".to_vec(),
-            headers: b"Subject: x\r\n".to_vec(),
-            body: vec![0, 255, b'\n'],
+            message: Message {
+                sender: "".into(),
+                date: "Thu Nov 26 12:17:08 2026".into(),
+                prepend: b"Return-Path: <>\r\n".to_vec(),
+                headers: b"Subject: x\r\n".to_vec(),
+                body: vec![0, 255, b'\n'],
+            },
         };
         let file = Request::File {
             path: "/var/log/copy".into(),
-            sender: "a@b".into(),
-            date: "d".into(),
-            prepend: Vec::new(),
-            headers: b"H: 1\r\n".to_vec(),
-            body: b"x".to_vec(),
+            message: Message {
+                sender: "a@b".into(),
+                body: b"x".to_vec(),
+                ..Message::default()
+            },
         };
         for req in [req, file] {
             let mut buf = Vec::new();

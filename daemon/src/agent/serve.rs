@@ -1,7 +1,7 @@
 //! The agent's side: read a request, check it, deliver, answer.
 
 use super::wire;
-use super::{Reply, Request};
+use super::{Message, Reply, Request};
 use crate::deliver::mbox::{self, Append};
 use cfparser::Config;
 use std::os::fd::FromRawFd;
@@ -75,14 +75,7 @@ pub fn handle(
     req: &Request,
 ) -> Reply {
     match req {
-        Request::File {
-            path,
-            sender,
-            date,
-            prepend,
-            headers,
-            body,
-        } => {
+        Request::File { path, message } => {
             let path = Path::new(path);
             if !path.is_absolute() {
                 return Reply::Bounce(format!(
@@ -90,17 +83,6 @@ pub fn handle(
                     path.display()
                 ));
             }
-            let append = Append {
-                mailbox: path,
-                sender,
-                date,
-                prepend,
-                headers,
-                body,
-                owner: None,
-                lock_wait: Duration::from_secs(30),
-                dotlock: false,
-            };
             let as_user = match (nix::unistd::geteuid().is_root(), file_user) {
                 (false, _) => None,
                 (true, Some((_, uid, gid))) => Some((*uid, *gid)),
@@ -110,16 +92,9 @@ pub fn handle(
                     );
                 }
             };
-            append_as(as_user, &append)
+            append_as(as_user, &append(path, message, None, false))
         }
-        Request::Mailbox {
-            user,
-            sender,
-            date,
-            prepend,
-            headers,
-            body,
-        } => {
+        Request::Mailbox { user, message } => {
             if !plain_name(user) {
                 return Reply::Bounce(format!(
                     "550 5.1.1 {}... not a mailbox name",
@@ -135,23 +110,32 @@ pub fn handle(
                 .is_root()
                 .then_some((account.uid, account.gid));
             let path = spool.join(user);
-            let result = mbox::append(&Append {
-                mailbox: &path,
-                sender,
-                date,
-                prepend,
-                headers,
-                body,
-                owner,
-                lock_wait: Duration::from_secs(30),
-                dotlock: true,
-            });
-            match result {
+            match mbox::append(&append(&path, message, owner, true)) {
                 Ok(_) => Reply::Delivered(format!("250 2.0.0 {user}... Delivered to mailbox")),
                 Err(e) if e.is_temporary() => Reply::Retry(format!("450 4.2.0 {e}")),
                 Err(e) => Reply::Bounce(format!("550 5.2.0 {e}")),
             }
         }
+    }
+}
+
+/// The mbox writer's request for a message.
+fn append<'a>(
+    path: &'a Path,
+    m: &'a Message,
+    owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+    dotlock: bool,
+) -> Append<'a> {
+    Append {
+        mailbox: path,
+        sender: &m.sender,
+        date: &m.date,
+        prepend: &m.prepend,
+        headers: &m.headers,
+        body: &m.body,
+        owner,
+        lock_wait: Duration::from_secs(30),
+        dotlock,
     }
 }
 
@@ -249,11 +233,7 @@ mod tests {
             None,
             &Request::Mailbox {
                 user: "../x".into(),
-                sender: String::new(),
-                date: String::new(),
-                prepend: Vec::new(),
-                headers: Vec::new(),
-                body: Vec::new(),
+                message: Message::default(),
             },
         );
         assert!(matches!(r, Reply::Bounce(_)), "{r:?}");
@@ -262,11 +242,7 @@ mod tests {
             None,
             &Request::Mailbox {
                 user: "no-such-user-xyz".into(),
-                sender: String::new(),
-                date: String::new(),
-                prepend: Vec::new(),
-                headers: Vec::new(),
-                body: Vec::new(),
+                message: Message::default(),
             },
         );
         assert_eq!(
