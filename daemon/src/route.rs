@@ -13,9 +13,6 @@
 //! A later issue lets the config's rulesets decide instead; this module's
 //! one entry point, [`Router::route`], is what it replaces.
 
-// Landed before the queue runner that calls it (issue 4); tested here.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use cfparser::Config;
 use cfparser::model::TextMap;
 use std::collections::HashSet;

@@ -14,7 +14,7 @@
 
 use crate::agent::{Agent, Message, Reply, Request};
 use crate::aliases::Target;
-use crate::queue::work::{Outcome, Work, WorkDb};
+use crate::queue::work::{Outcome, WorkDb};
 use crate::route::Router;
 use crate::server::Shared;
 use std::sync::{Arc, Mutex};
@@ -87,10 +87,29 @@ impl Runner {
         let Some(work) = self.lock().load(id).map_err(|e| e.to_string())? else {
             return Ok(());
         };
+        // The message as every local target gets it: built once, moved
+        // out of the queue row rather than copied per recipient.
+        let prepend = if self
+            .shared
+            .config
+            .mailer("local")
+            .is_some_and(|m| m.has_flag('P'))
+        {
+            format!("Return-Path: <{}>\r\n", work.sender).into_bytes()
+        } else {
+            Vec::new()
+        };
+        let message = Message {
+            sender: work.sender.clone(),
+            date: crate::clock::ctime(work.arrival),
+            prepend,
+            headers: work.headers,
+            body: work.body,
+        };
         let mut outcomes = Vec::new();
         for r in &work.recipients {
             let outcome = match self.router.route(&r.address) {
-                Ok(d) if d.mailer == "local" => self.local(&d.user, &work),
+                Ok(d) if d.mailer == "local" => self.local(&d.user, &message),
                 Ok(d) => Outcome::Deferred(held(&format!("mailer {}", d.mailer))),
                 Err(e) => Outcome::Deferred(format!("4.3.5 {e}")),
             };
@@ -112,27 +131,10 @@ impl Runner {
     /// A local name: its alias expansion, each local mailbox through the
     /// agent. One outcome for the recipient: delivered if every mailbox
     /// took it, else deferred with the first reason.
-    fn local(&self, user: &str, work: &Work) -> Outcome {
+    fn local(&self, user: &str, message: &Message) -> Outcome {
         let targets = match self.shared.policy.expand(user) {
             Ok(t) => t,
             Err(e) => return Outcome::Deferred(format!("4.3.5 {e}")),
-        };
-        let prepend = if self
-            .shared
-            .config
-            .mailer("local")
-            .is_some_and(|m| m.has_flag('P'))
-        {
-            format!("Return-Path: <{}>\r\n", work.sender).into_bytes()
-        } else {
-            Vec::new()
-        };
-        let message = Message {
-            sender: work.sender.clone(),
-            date: crate::clock::ctime(work.arrival),
-            prepend,
-            headers: work.headers.clone(),
-            body: work.body.clone(),
         };
         let mut delivered = Vec::new();
         for target in targets {

@@ -8,7 +8,7 @@
 //! repeats only that one delivery.
 
 use super::store::{DB_FILE, QueueError, open_db};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
 /// A message the runner is to work on: its envelope, the recipients still
@@ -48,7 +48,9 @@ pub enum Outcome {
     Delivered(String),
     /// Try again later.
     Deferred(String),
-    /// Given up on: a permanent failure, or Timeout.queuereturn.
+    /// Given up on: a permanent failure, or Timeout.queuereturn. Not
+    /// produced until a DSN can report it (the runner holds such failures).
+    #[cfg_attr(not(test), allow(dead_code))]
     Failed(String),
 }
 
@@ -155,9 +157,11 @@ impl WorkDb {
     /// Records one attempt's outcomes. With recipients still pending, the
     /// message waits until `next_attempt`; with none, it leaves the queue
     /// (true is returned). The caller sends any DSN first: a message whose
-    /// failures still need reporting must not be removed. (The daemon's
-    /// runner goes through the queue writer instead, `Queue::record_blocking`,
-    /// to share its group commits; this is the same transaction.)
+    /// failures still need reporting must not be removed. The daemon's
+    /// runner goes through the queue writer instead
+    /// (`Queue::record_blocking`, sharing its group commits); this is the
+    /// same transaction on the tests' own connection.
+    #[cfg(test)]
     pub fn record(
         &mut self,
         id: &str,
@@ -171,19 +175,11 @@ impl WorkDb {
         };
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(fail)?;
         let done = record_in(&tx, id, outcomes, next_attempt).map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(done)
-    }
-
-    /// Notes that the delay warning went out.
-    pub fn mark_warned(&mut self, id: &str) -> Result<(), QueueError> {
-        self.conn
-            .execute("UPDATE messages SET warned = 1 WHERE id = ?1", [id])
-            .map(drop)
-            .map_err(|e| self.fail(e))
     }
 
     /// Makes every waiting message due now (ETRN, `-q` by hand); with a
@@ -298,8 +294,6 @@ mod tests {
         let w = db.load(&id).unwrap().unwrap();
         assert_eq!(w.attempts, 1);
         assert!(!w.warned);
-        db.mark_warned(&id).unwrap();
-        assert!(db.load(&id).unwrap().unwrap().warned);
         assert_eq!(w.recipients.len(), 1);
         assert_eq!(w.recipients[0].address, "b@y.example");
         assert_eq!(w.recipients[0].attempts, 1);
