@@ -101,13 +101,19 @@ fn start(loaded: Loaded, detach: bool, interval: Option<Duration>) -> Result<(),
                 None
             }
         };
-        let runner = Arc::new(crate::runner::Runner {
-            shared: shared.clone(),
-            db: work,
+        let remote = crate::deliver::remote::Remote::from_config(
+            &shared.config,
+            shared.resolver.clone(),
+            &shared.settings.host_name,
+        );
+        let runner = Arc::new(crate::runner::Runner::new(
+            shared.clone(),
+            work,
             router,
             agent,
+            remote,
             interval,
-        });
+        ));
         tokio::spawn(runner.run());
         server::serve(bound, shared).await
     });

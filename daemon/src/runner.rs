@@ -1,22 +1,28 @@
-//! The queue runner: takes due messages from the queue and delivers them,
-//! recording each recipient's outcome before anything else happens.
+//! The queue runner: takes due messages from the queue, delivers them,
+//! and records each recipient's outcome (with any DSN it causes) before
+//! anything else happens.
 //!
 //! It wakes when a session has queued a message (DeliveryMode background
 //! or interactive), when ETRN asks for a run, and every `-q` interval, as
 //! sendmail's queue runs do (without `-q`, nothing is retried: sendmail's
-//! rule too). What is delivered today: recipients routed to the `local`
-//! mailer whose aliases lead to local mailboxes, written by the delivery
-//! agent, and files aliases name (written as DefaultUser). Everything
-//! else (other mailers, programs, remote aliases) stays queued, untouched,
-//! with its reason in mailq, until the code for it lands. A permanent failure is
-//! also held, not dropped: it is reported by a DSN, and until DSNs exist
-//! the message keeps it in the queue for the admin to see.
+//! rule too). Messages are delivered in parallel, up to MaxQueueChildren
+//! at once (default 32); one message is never worked on twice at once.
+//!
+//! For each recipient, routing names a mailer: `local` goes through the
+//! aliases to mailboxes, files and programs (written by the delivery
+//! agent, as their owners); SMTP mailers go to the SMTP client, grouped by
+//! destination so that one transaction carries all recipients at a host;
+//! `error` fails the recipient with the text the route gave.
 
 use crate::agent::{Agent, Message, Reply, Request};
-use crate::aliases::Target;
-use crate::queue::work::{Outcome, WorkDb};
+use crate::aliases::{ExpandError, Target};
+use crate::deliver::dsn::{self, Action, Entry};
+use crate::deliver::remote::{self, Remote};
+use crate::deliver::smtp::{self, EnvelopeRecipient};
+use crate::queue::work::{Attempt, Outcome, Work, WorkDb};
 use crate::route::Router;
 use crate::server::Shared;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,29 +31,97 @@ use std::time::Duration;
 const FIRST_BACKOFF: i64 = 5 * 60;
 const MAX_BACKOFF: i64 = 4 * 3600;
 
-/// Messages taken per pass.
+/// Messages taken per look at the queue.
 const BATCH: usize = 200;
+/// Deliveries at once when MaxQueueChildren does not say.
+const DEFAULT_PARALLEL: usize = 32;
+/// sendmail's defaults for Timeout.queuewarn and Timeout.queuereturn.
+const DEFAULT_QUEUEWARN: Duration = Duration::from_secs(4 * 3600);
+const DEFAULT_QUEUERETURN: Duration = Duration::from_secs(5 * 86400);
 
 pub struct Runner {
     pub shared: Arc<Shared>,
     pub db: Arc<Mutex<WorkDb>>,
     pub router: Router,
-    pub agent: Agent,
+    pub agent: Arc<Agent>,
+    pub remote: Remote,
     /// `-q`: how often to look for retries that came due.
     pub interval: Option<Duration>,
+    /// Messages being delivered now.
+    in_flight: Mutex<HashSet<String>>,
+    slots: Arc<tokio::sync::Semaphore>,
+    queuewarn: Duration,
+    queuereturn: Duration,
+}
+
+/// One way a recipient is delivered; a recipient an alias expands has
+/// several.
+#[derive(Debug, Clone)]
+enum Leg {
+    Mailbox(String),
+    File(String),
+    Program {
+        command: String,
+    },
+    Smtp {
+        mailer: String,
+        host: String,
+        address: String,
+    },
+    Done(Outcome),
 }
 
 impl Runner {
+    pub fn new(
+        shared: Arc<Shared>,
+        db: Arc<Mutex<WorkDb>>,
+        router: Router,
+        agent: Agent,
+        remote: Remote,
+        interval: Option<Duration>,
+    ) -> Runner {
+        let config = shared.config.clone();
+        let parallel = config
+            .int("MaxQueueChildren")
+            .filter(|&n| n > 0)
+            .map_or(DEFAULT_PARALLEL, |n| n as usize);
+        let queuereturn = config
+            .duration("Timeout.queuereturn")
+            .or_else(|| config.duration("QueueTimeout"))
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_QUEUERETURN);
+        Runner {
+            shared,
+            db,
+            router,
+            agent: Arc::new(agent),
+            remote,
+            interval,
+            in_flight: Mutex::new(HashSet::new()),
+            slots: Arc::new(tokio::sync::Semaphore::new(parallel)),
+            queuewarn: config
+                .duration("Timeout.queuewarn")
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_QUEUEWARN),
+            queuereturn,
+        }
+    }
+
     pub async fn run(self: Arc<Self>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                me.remote.expire().await;
+            }
+        });
         // With -q, a run at start-up, as sendmail's; without, only what
         // arrives (or ETRN) starts one.
         if self.interval.is_none() {
             self.shared.wake.notified().await;
         }
         loop {
-            let me = self.clone();
-            let result = tokio::task::spawn_blocking(move || me.pass()).await;
-            if let Ok(Err(e)) = result {
+            if let Err(e) = self.pass().await {
                 eprintln!("mtad: queue run: {e}");
             }
             match self.interval {
@@ -60,35 +134,243 @@ impl Runner {
         }
     }
 
-    /// One pass over the due messages.
-    fn pass(&self) -> Result<(), String> {
+    /// One pass: every due message not already in flight gets a delivery
+    /// task, at most MaxQueueChildren running at once.
+    async fn pass(self: &Arc<Self>) -> Result<(), String> {
+        let mut started = HashSet::new();
         loop {
-            let due = self
-                .lock()
-                .due(crate::clock::now(), BATCH)
-                .map_err(|e| e.to_string())?;
-            if due.is_empty() {
-                return Ok(());
+            let skip = lock(&self.in_flight).len();
+            let db = self.db.clone();
+            let due = tokio::task::spawn_blocking(move || {
+                lock(&db).due(crate::clock::now(), BATCH + skip)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+            let fetched = due.len();
+            let mut new = 0;
+            for id in due {
+                if started.contains(&id) || !lock(&self.in_flight).insert(id.clone()) {
+                    continue;
+                }
+                started.insert(id.clone());
+                new += 1;
+                let permit = self
+                    .slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let me = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = me.deliver(&id).await {
+                        eprintln!("mtad: {id}: {e}");
+                    }
+                    lock(&me.in_flight).remove(&id);
+                    drop(permit);
+                });
             }
-            for id in &due {
-                self.deliver(id)?;
-            }
-            if due.len() < BATCH {
+            if new == 0 || fetched < BATCH + skip {
                 return Ok(());
             }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, WorkDb> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    async fn deliver(self: &Arc<Self>, id: &str) -> Result<(), String> {
+        let db = self.db.clone();
+        let key = id.to_string();
+        let work = tokio::task::spawn_blocking(move || lock(&db).load(&key))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let Some(work) = work else { return Ok(()) };
+        let now = crate::clock::now();
+
+        // Each recipient's legs.
+        let mut legs: Vec<(usize, Leg)> = Vec::new();
+        for (pos, r) in work.recipients.iter().enumerate() {
+            for leg in self.plan(&r.address) {
+                legs.push((pos, leg));
+            }
+        }
+        let mut results: Vec<Option<Outcome>> = vec![None; legs.len()];
+
+        // Local legs, through the agent (one blocking thread).
+        let message = Arc::new(self.local_message(&work));
+        let local: Vec<(usize, Request)> = legs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (pos, leg))| {
+                let recipient = &work.recipients[*pos].address;
+                let request = match leg {
+                    Leg::Mailbox(user) => Request::Mailbox {
+                        user: user.split('+').next().unwrap_or(user).to_string(),
+                        message: (*message).clone(),
+                    },
+                    Leg::File(path) => Request::File {
+                        path: path.clone(),
+                        message: (*message).clone(),
+                    },
+                    Leg::Program { command } => Request::Program {
+                        command: command.clone(),
+                        user: String::new(),
+                        sender: work.sender.clone(),
+                        recipient: recipient.clone(),
+                        message: (*message).clone(),
+                    },
+                    _ => return None,
+                };
+                Some((i, request))
+            })
+            .collect();
+        if !local.is_empty() {
+            let agent = self.agent.clone();
+            let replies = tokio::task::spawn_blocking(move || {
+                local
+                    .into_iter()
+                    .map(|(i, req)| (i, agent.call(&req)))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            for (i, reply) in replies {
+                results[i] = Some(match reply {
+                    Reply::Delivered(t) => Outcome::Delivered(t),
+                    Reply::Retry(t) => Outcome::Deferred(t),
+                    Reply::Bounce(t) => Outcome::Failed(t),
+                });
+            }
+        }
+
+        // SMTP legs, one delivery per (mailer, host).
+        let mut groups: Vec<((String, String), Vec<usize>)> = Vec::new();
+        for (i, (_, leg)) in legs.iter().enumerate() {
+            if let Leg::Smtp { mailer, host, .. } = leg {
+                let key = (mailer.clone(), host.to_ascii_lowercase());
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, members)) => members.push(i),
+                    None => groups.push((key, vec![i])),
+                }
+            }
+        }
+        if !groups.is_empty() {
+            let wire = smtp::wire_form(&work.headers, &work.body);
+            let size = (work.headers.len() + 2 + work.body.len()) as u64;
+            let eight_bit = work
+                .body_type
+                .as_deref()
+                .is_some_and(|b| b.eq_ignore_ascii_case("8BITMIME"))
+                || work
+                    .body
+                    .iter()
+                    .chain(work.headers.iter())
+                    .any(|b| *b >= 0x80);
+            for ((mailer_name, host), members) in groups {
+                let Some(mailer) = self.shared.config.mailer(&mailer_name) else {
+                    continue;
+                };
+                let recipients = members
+                    .iter()
+                    .map(|&i| {
+                        let (pos, leg) = &legs[i];
+                        let r = &work.recipients[*pos];
+                        let Leg::Smtp { address, .. } = leg else {
+                            unreachable!("grouped legs are SMTP legs")
+                        };
+                        EnvelopeRecipient {
+                            address,
+                            notify: r.notify.as_deref(),
+                            orcpt: r.orcpt.as_deref(),
+                        }
+                    })
+                    .collect();
+                let outcomes = self
+                    .remote
+                    .deliver(remote::Job {
+                        mailer,
+                        host: &host,
+                        sender: &work.sender,
+                        recipients,
+                        size,
+                        eight_bit,
+                        ret: work.ret.as_deref(),
+                        envid: work.envid.as_deref(),
+                        wire: &wire,
+                    })
+                    .await;
+                for (&i, o) in members.iter().zip(outcomes) {
+                    results[i] = Some(o);
+                }
+            }
+        }
+        for (i, (_, leg)) in legs.iter().enumerate() {
+            if let Leg::Done(o) = leg {
+                results[i] = Some(o.clone());
+            }
+        }
+
+        // Per recipient: deferred if any leg is, else failed if any leg
+        // is, else delivered.
+        let mut outcomes: Vec<(u32, Outcome)> = Vec::new();
+        for (pos, r) in work.recipients.iter().enumerate() {
+            let mine: Vec<(&Leg, Outcome)> = legs
+                .iter()
+                .zip(&results)
+                .filter(|((p, _), _)| *p == pos)
+                .map(|((_, leg), o)| {
+                    (
+                        leg,
+                        o.clone()
+                            .unwrap_or_else(|| Outcome::Deferred("4.3.0 not attempted".into())),
+                    )
+                })
+                .collect();
+            let outcome = fold(mine.iter().map(|(_, o)| o.clone()).collect());
+            let outcome = match outcome {
+                Outcome::Deferred(t) if now - work.arrival >= self.queuereturn.as_secs() as i64 => {
+                    Outcome::Failed(format!(
+                        "4.4.7 Message could not be delivered for {}: {t}",
+                        describe_duration(self.queuereturn)
+                    ))
+                }
+                o => o,
+            };
+            let relay = mine.iter().find_map(|(leg, _)| match leg {
+                Leg::Smtp { mailer, host, .. } => Some(format!(", mailer={mailer}, relay={host}")),
+                Leg::Mailbox(_) | Leg::File(_) => Some(", mailer=local".into()),
+                Leg::Program { .. } => Some(", mailer=prog".into()),
+                Leg::Done(_) => None,
+            });
+            eprintln!(
+                "mtad: {id}: to=<{}>{}, {}",
+                r.address.escape_default(),
+                relay.unwrap_or_default(),
+                describe(&outcome)
+            );
+            outcomes.push((r.idx, outcome));
+        }
+
+        let (reports, warned) = self.reports(&work, &outcomes, now);
+        let attempt = Attempt {
+            next_attempt: now + backoff(work.attempts),
+            outcomes,
+            warned,
+            reports,
+        };
+        let n = attempt.reports.len();
+        self.shared
+            .queue
+            .record(id, attempt)
+            .await
+            .map_err(|e| e.to_string())?;
+        if n > 0 {
+            self.shared.wake.notify_one();
+        }
+        Ok(())
     }
 
-    fn deliver(&self, id: &str) -> Result<(), String> {
-        let Some(work) = self.lock().load(id).map_err(|e| e.to_string())? else {
-            return Ok(());
-        };
-        // The message as every local target gets it: built once, moved
-        // out of the queue row rather than copied per recipient.
+    /// The message as local targets get it, built once per message.
+    fn local_message(&self, work: &Work) -> Message {
         let prepend = if self
             .shared
             .config
@@ -99,70 +381,190 @@ impl Runner {
         } else {
             Vec::new()
         };
-        let message = Message {
+        Message {
             sender: work.sender.clone(),
             date: crate::clock::ctime(work.arrival),
             prepend,
-            headers: work.headers,
-            body: work.body,
-        };
-        let mut outcomes = Vec::new();
-        for r in &work.recipients {
-            let outcome = match self.router.route(&r.address) {
-                Ok(d) if d.mailer == "local" => self.local(&d.user, &message),
-                Ok(d) => Outcome::Deferred(held(&format!("mailer {}", d.mailer))),
-                Err(e) => Outcome::Deferred(format!("4.3.5 {e}")),
-            };
-            eprintln!(
-                "mtad: {id}: to=<{}>, {}",
-                r.address.escape_default(),
-                describe(&outcome)
-            );
-            outcomes.push((r.idx, outcome));
+            headers: work.headers.clone(),
+            body: work.body.clone(),
         }
-        let next = crate::clock::now() + backoff(work.attempts);
-        self.shared
-            .queue
-            .record_blocking(id, outcomes, next)
-            .map(drop)
-            .map_err(|e| e.to_string())
     }
 
-    /// A local name: its alias expansion, each local mailbox through the
-    /// agent. One outcome for the recipient: delivered if every mailbox
-    /// took it, else deferred with the first reason.
-    fn local(&self, user: &str, message: &Message) -> Outcome {
-        let targets = match self.shared.policy.expand(user) {
-            Ok(t) => t,
-            Err(e) => return Outcome::Deferred(format!("4.3.5 {e}")),
+    /// Where one recipient goes.
+    fn plan(&self, address: &str) -> Vec<Leg> {
+        let dest = match self.router.route(address) {
+            Ok(d) => d,
+            Err(e) => return vec![Leg::Done(Outcome::Deferred(format!("4.3.5 {e}")))],
         };
-        let mut delivered = Vec::new();
-        for target in targets {
-            let reply = match target {
-                Target::Local(name) => {
-                    let base = name.split('+').next().unwrap_or(&name).to_string();
-                    self.agent.call(&Request::Mailbox {
-                        user: base,
-                        message: message.clone(),
+        match dest.mailer.as_str() {
+            "local" => {}
+            "error" => {
+                let code = dest.host.unwrap_or_else(|| "5.0.0".into());
+                let reply = if code.starts_with('4') { "451" } else { "550" };
+                let text = format!("{reply} {code} {}", dest.user);
+                return vec![Leg::Done(if code.starts_with('4') {
+                    Outcome::Deferred(text)
+                } else {
+                    Outcome::Failed(text)
+                })];
+            }
+            m => return vec![self.remote_leg(m, dest.host, &dest.user)],
+        }
+        let targets = match self.shared.policy.expand(&dest.user) {
+            Ok(t) => t,
+            Err(e @ (ExpandError::Loop(_) | ExpandError::TooDeep(_))) => {
+                return vec![Leg::Done(Outcome::Failed(format!("554 5.4.6 {e}")))];
+            }
+            Err(e) => return vec![Leg::Done(Outcome::Deferred(format!("451 4.3.0 {e}")))],
+        };
+        targets
+            .into_iter()
+            .map(|t| match t {
+                Target::Local(name) => Leg::Mailbox(name),
+                Target::File { path, .. } => Leg::File(path.display().to_string()),
+                Target::Program { command, .. } => Leg::Program { command },
+                Target::Remote(a) => match self.router.route(&a) {
+                    Ok(d) if d.mailer == "local" => Leg::Mailbox(d.user),
+                    Ok(d) if d.mailer == "error" => Leg::Done(Outcome::Failed(format!(
+                        "550 {} {}",
+                        d.host.unwrap_or_default(),
+                        d.user
+                    ))),
+                    Ok(d) => self.remote_leg(&d.mailer, d.host, &d.user),
+                    Err(e) => Leg::Done(Outcome::Deferred(format!("4.3.5 {e}"))),
+                },
+            })
+            .collect()
+    }
+
+    fn remote_leg(&self, mailer: &str, host: Option<String>, user: &str) -> Leg {
+        match self.shared.config.mailer(mailer) {
+            Some(m) if remote::is_smtp(m) => match host {
+                Some(host) => Leg::Smtp {
+                    mailer: mailer.to_string(),
+                    host,
+                    address: user.to_string(),
+                },
+                None => Leg::Done(Outcome::Failed(format!(
+                    "554 5.3.5 mailer {mailer} needs a host and the route gave none"
+                ))),
+            },
+            _ => Leg::Done(Outcome::Deferred(held(&format!("mailer {mailer}")))),
+        }
+    }
+
+    /// The DSNs this attempt causes, and whether the delay warning goes
+    /// out with it.
+    fn reports(
+        &self,
+        work: &Work,
+        outcomes: &[(u32, Outcome)],
+        now: i64,
+    ) -> (Vec<crate::queue::NewMessage>, bool) {
+        let me = &self.shared.settings.host_name;
+        let by_idx = |idx: u32| work.recipients.iter().find(|r| r.idx == idx);
+        let entries = |action: Action| -> Vec<Entry> {
+            outcomes
+                .iter()
+                .filter_map(|(idx, o)| {
+                    let text = match (o, action) {
+                        (Outcome::Failed(t), Action::Failed)
+                        | (Outcome::Deferred(t), Action::Delayed)
+                        | (Outcome::Delivered(t), Action::Delivered) => t,
+                        _ => return None,
+                    };
+                    let r = by_idx(*idx)?;
+                    if action == Action::Delivered
+                        && !matches!(self.router.route(&r.address), Ok(d) if d.mailer == "local")
+                    {
+                        // Relayed: the next hop reports success, if asked
+                        // (NOTIFY went with the recipient).
+                        return None;
+                    }
+                    dsn::wanted(r.notify.as_deref(), action).then(|| Entry {
+                        address: r.address.clone(),
+                        orcpt: r.orcpt.clone(),
+                        action,
+                        text: text.clone(),
                     })
-                }
-                Target::File { path, .. } => self.agent.call(&Request::File {
-                    path: path.display().to_string(),
-                    message: message.clone(),
-                }),
-                Target::Remote(a) => Reply::Retry(held(&format!("<{a}>"))),
-                Target::Program { command, .. } => Reply::Retry(held(&format!("\"|{command}\""))),
-            };
-            match reply {
-                Reply::Delivered(text) => delivered.push(text),
-                Reply::Retry(text) => return Outcome::Deferred(text),
-                Reply::Bounce(text) => {
-                    return Outcome::Deferred(format!("{text} (held: DSNs are not sent yet)"));
-                }
+                })
+                .collect()
+        };
+        let mut reports = Vec::new();
+        let failed = entries(Action::Failed);
+        if !failed.is_empty() {
+            if !work.sender.is_empty() {
+                reports.push(dsn::report(work, &failed, me, now, None, &work.sender));
+            } else if failed.iter().all(|e| !is_postmaster(&e.address)) {
+                // A report that cannot be delivered goes to postmaster,
+                // once; if that fails too, it stops there.
+                reports.push(dsn::report(work, &failed, me, now, None, "postmaster"));
+            } else {
+                eprintln!(
+                    "mtad: {}: a double bounce to postmaster failed; it is discarded",
+                    work.id
+                );
             }
         }
-        Outcome::Delivered(delivered.join("; "))
+        let mut warned = work.warned;
+        if !work.warned
+            && !work.sender.is_empty()
+            && now - work.arrival >= self.queuewarn.as_secs() as i64
+        {
+            let delayed = entries(Action::Delayed);
+            if !delayed.is_empty() {
+                let until = work.arrival + self.queuereturn.as_secs() as i64;
+                reports.push(dsn::report(
+                    work,
+                    &delayed,
+                    me,
+                    now,
+                    Some(until),
+                    &work.sender,
+                ));
+                warned = true;
+            }
+        }
+        if !work.sender.is_empty() {
+            let delivered = entries(Action::Delivered);
+            if !delivered.is_empty() {
+                reports.push(dsn::report(work, &delivered, me, now, None, &work.sender));
+            }
+        }
+        (reports, warned && !work.warned)
     }
+}
+
+fn is_postmaster(address: &str) -> bool {
+    address
+        .split('@')
+        .next()
+        .is_some_and(|l| l.eq_ignore_ascii_case("postmaster"))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One outcome for a recipient from its legs' outcomes.
+fn fold(outcomes: Vec<Outcome>) -> Outcome {
+    if let Some(d) = outcomes.iter().find(|o| matches!(o, Outcome::Deferred(_))) {
+        return d.clone();
+    }
+    if let Some(f) = outcomes.iter().find(|o| matches!(o, Outcome::Failed(_))) {
+        return f.clone();
+    }
+    let texts: Vec<String> = outcomes
+        .into_iter()
+        .filter_map(|o| match o {
+            Outcome::Delivered(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    if texts.is_empty() {
+        return Outcome::Failed("550 5.1.1 the alias expands to nothing".into());
+    }
+    Outcome::Delivered(texts.join("; "))
 }
 
 /// Why a target stays queued: its kind of delivery is not written yet.
@@ -175,6 +577,19 @@ fn backoff(attempts: u32) -> i64 {
     FIRST_BACKOFF
         .saturating_mul(1i64 << attempts.min(20))
         .min(MAX_BACKOFF)
+}
+
+fn describe_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s.is_multiple_of(86400) {
+        format!("{} days", s / 86400)
+    } else if s.is_multiple_of(3600) {
+        format!("{} hours", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{} minutes", s / 60)
+    } else {
+        format!("{s} seconds")
+    }
 }
 
 fn describe(o: &Outcome) -> String {
@@ -196,5 +611,20 @@ mod tests {
         assert_eq!(backoff(5), 9600);
         assert_eq!(backoff(6), MAX_BACKOFF);
         assert_eq!(backoff(1000), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn a_recipient_is_deferred_if_any_leg_is() {
+        let d = Outcome::Deferred("451".into());
+        let f = Outcome::Failed("550".into());
+        let ok = Outcome::Delivered("250".into());
+        assert_eq!(fold(vec![ok.clone(), f.clone(), d.clone()]), d);
+        assert_eq!(fold(vec![ok.clone(), f.clone()]), f);
+        assert_eq!(
+            fold(vec![ok.clone(), ok.clone()]),
+            Outcome::Delivered("250; 250".into())
+        );
+        assert!(matches!(fold(vec![]), Outcome::Failed(_)));
+        assert_eq!(describe_duration(Duration::from_secs(5 * 86400)), "5 days");
     }
 }

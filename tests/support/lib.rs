@@ -216,7 +216,12 @@ impl Daemon {
             // Messages stay queued for the tests that look at the queue;
             // the delivery tests ask for DeliveryMode=background.
             .arg("-O")
-            .arg("DeliveryMode=queueonly");
+            .arg("DeliveryMode=queueonly")
+            // No DNS query may leave the machine: a closed loopback port
+            // (answers at once, with ICMP) unless a test names its own
+            // server.
+            .arg("-O")
+            .arg("Mtad.Nameservers=127.0.0.1:9");
         for o in extra {
             cmd.arg("-O").arg(o);
         }
@@ -405,4 +410,138 @@ macro_rules! expect {
         );
         r
     }};
+}
+
+/// A sendmail.cf generated now, with sendmail's own m4, from .mc text a
+/// test writes (for values only known at run time, such as a port).
+pub fn config_from_mc(dir: &Path, name: &str, mc: &str) -> PathBuf {
+    generated_configs(); // fetches the m4 macro set once
+    let mc_path = dir.join(format!("{name}.mc"));
+    std::fs::write(&mc_path, mc).expect("write the .mc");
+    let status = Command::new(workspace().join("tests/tools/gen-cf"))
+        .env("GEN_CF_QUIET", "1")
+        .arg(m4_dir())
+        .arg(dir)
+        .arg(&mc_path)
+        .status()
+        .expect("run gen-cf");
+    assert!(status.success(), "gen-cf failed on {}", mc_path.display());
+    dir.join(format!("{name}.cf"))
+}
+
+/// The files a running peer keeps: it is ended (by PID) when dropped.
+pub struct Peer {
+    child: std::process::Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Peer {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_port(port: u16, what: &str, log: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Postfix's smtp-sink on a loopback port, dumping each transaction it
+/// accepts into `dump_dir` (one file each, envelope as X- headers, then
+/// the message). `args` adds smtp-sink options (`-r rcpt`: 4xx to RCPT,
+/// `-f rcpt`: 5xx). Unpacked from Debian's postfix package by
+/// tests/tools/fetch-smtp-sink, never installed.
+pub fn smtp_sink(port: u16, dump_dir: &Path, args: &[&str]) -> Peer {
+    use std::os::unix::fs::PermissionsExt;
+    let root = target_profile_dir()
+        .parent()
+        .expect("target dir")
+        .join("test-deps/postfix");
+    let status = Command::new(workspace().join("tests/tools/fetch-smtp-sink"))
+        .arg(&root)
+        .status()
+        .expect("run fetch-smtp-sink");
+    assert!(status.success(), "fetch-smtp-sink failed");
+    std::fs::create_dir_all(dump_dir).unwrap();
+    // smtp-sink run as root becomes nobody (-u): it must write here.
+    std::fs::set_permissions(dump_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let log = dump_dir.with_extension("log");
+    let mut cmd = Command::new(root.join("usr/sbin/smtp-sink"));
+    cmd.env("LD_LIBRARY_PATH", root.join("usr/lib/postfix"));
+    if nix::unistd::geteuid().is_root() {
+        cmd.args(["-u", "nobody"]);
+    }
+    let child = cmd
+        .args(args)
+        .arg("-d")
+        .arg(format!("{}/%s.", dump_dir.display()))
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("64")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .spawn()
+        .expect("start smtp-sink");
+    let peer = Peer { child, port, log };
+    wait_for_port(port, "smtp-sink", &peer.log);
+    peer
+}
+
+/// The dnsmasq binary (Debian's dnsmasq-base, which tests/run installs as
+/// root), if there is one.
+pub fn dnsmasq_binary() -> Option<PathBuf> {
+    ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// dnsmasq answering on 127.0.0.1:`port` (UDP and TCP) for the names in
+/// `records` only (dnsmasq options such as `--mx-host=...`), authoritative
+/// for `local_zone` (other names there are NXDOMAIN) and forwarding
+/// nothing: no query leaves the machine.
+pub fn dnsmasq(dir: &Path, port: u16, local_zone: &str, records: &[String]) -> Peer {
+    let bin = dnsmasq_binary().expect("dnsmasq (dnsmasq-base) is not installed");
+    let log = dir.join("dnsmasq.log");
+    let mut cmd = Command::new(bin);
+    cmd.arg("--keep-in-foreground")
+        .arg("--conf-file=/dev/null")
+        .arg("--no-resolv")
+        .arg("--no-hosts")
+        .arg("--no-poll")
+        .arg("--bind-interfaces")
+        .arg("--listen-address=127.0.0.1")
+        .arg(format!("--port={port}"))
+        .arg("--pid-file=")
+        .arg("--log-facility=-")
+        .arg("--log-queries")
+        .arg(format!("--local=/{local_zone}/"));
+    if nix::unistd::geteuid().is_root() {
+        cmd.arg("--user=nobody").arg("--group=nogroup");
+    }
+    let child = cmd
+        .args(records)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .spawn()
+        .expect("start dnsmasq");
+    let peer = Peer { child, port, log };
+    wait_for_port(port, "dnsmasq", &peer.log);
+    peer
 }

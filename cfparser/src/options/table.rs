@@ -240,6 +240,7 @@ pub static TIMEOUTS: &[TimeoutDef] = &[
 /// Options sendmail lacks and mtad needs, spelled `Mtad.Name`.
 #[rustfmt::skip]
 pub static MTAD_OPTIONS: &[OptionDef] = &[
+    OptionDef { name: "Mtad.DestinationConcurrency", short: None, kind: Kind::Int, summary: "Deliveries in flight to one destination (mailer and host) at once (20)." },
     OptionDef { name: "Mtad.GreetPause", short: None, kind: Kind::Duration(Unit::Seconds), summary: "Wait this long before the greeting; a client that talks first is refused (0: no wait)." },
     OptionDef { name: "Mtad.LogStderr", short: None, kind: Kind::Bool, summary: "Mirror the log to stderr when running in the foreground." },
     OptionDef { name: "Mtad.MailSpoolDirectory", short: None, kind: Kind::Path, summary: "Directory of mbox files for local delivery (/var/mail)." },

@@ -26,6 +26,16 @@ pub enum Request {
     /// Append to a file an alias names (`/path`), in mbox form, as
     /// DefaultUser (the agent's own reading of it, not the request's).
     File { path: String, message: Message },
+    /// Run a command an alias names (`|command`) through the config's
+    /// prog mailer, as `user` (empty: DefaultUser), the message on stdin.
+    /// `sender` and `recipient` reach it in the environment only.
+    Program {
+        command: String,
+        user: String,
+        sender: String,
+        recipient: String,
+        message: Message,
+    },
 }
 
 /// The message a request delivers, as the mbox writer takes it.
@@ -71,6 +81,7 @@ pub enum Reply {
 
 const MAILBOX: u8 = 1;
 const FILE: u8 = 2;
+const PROGRAM: u8 = 3;
 const DELIVERED: u8 = 1;
 const RETRY: u8 = 2;
 const BOUNCE: u8 = 3;
@@ -84,6 +95,20 @@ impl Request {
             Request::File { path, message } => {
                 message.encode(Encoder::default().tag(FILE).str(path))
             }
+            Request::Program {
+                command,
+                user,
+                sender,
+                recipient,
+                message,
+            } => message.encode(
+                Encoder::default()
+                    .tag(PROGRAM)
+                    .str(command)
+                    .str(user)
+                    .str(sender)
+                    .str(recipient),
+            ),
         }
     }
 
@@ -95,6 +120,13 @@ impl Request {
             },
             FILE => Request::File {
                 path: d.str()?,
+                message: Message::decode(&mut d)?,
+            },
+            PROGRAM => Request::Program {
+                command: d.str()?,
+                user: d.str()?,
+                sender: d.str()?,
+                recipient: d.str()?,
                 message: Message::decode(&mut d)?,
             },
             t => {
@@ -227,7 +259,14 @@ mod tests {
                 ..Message::default()
             },
         };
-        for req in [req, file] {
+        let program = Request::Program {
+            command: "/usr/bin/procmail -d bob".into(),
+            user: "".into(),
+            sender: "a@b".into(),
+            recipient: "bob".into(),
+            message: Message::default(),
+        };
+        for req in [req, file, program] {
             let mut buf = Vec::new();
             req.encode().send(&mut buf).unwrap();
             let back = Request::decode(wire::receive(&mut &buf[..]).unwrap().unwrap()).unwrap();

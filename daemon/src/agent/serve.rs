@@ -16,15 +16,19 @@ pub const DEFAULT_SPOOL: &str = "/var/mail";
 /// `mtad --delivery-agent`: serves requests on stdin until the daemon
 /// closes it.
 pub fn serve(config: &Config) -> ExitCode {
-    let spool = spool_dir(config);
-    let file_user = crate::privilege::default_user(config).ok();
+    let ctx = Context {
+        spool: spool_dir(config),
+        default_user: crate::privilege::default_user(config).ok(),
+        prog: config.mailer("prog").cloned(),
+    };
+    let spool = &ctx.spool;
     if !spool.exists() {
         // /var/mail exists on any Unix host; a development spool may not.
         use std::os::unix::fs::DirBuilderExt;
         if let Err(e) = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
-            .create(&spool)
+            .create(spool)
         {
             eprintln!(
                 "mtad: delivery agent: cannot create {}: {e}",
@@ -45,7 +49,7 @@ pub fn serve(config: &Config) -> ExitCode {
             }
         };
         let reply = match Request::decode(frame) {
-            Ok(req) => handle(&spool, file_user.as_ref(), &req),
+            Ok(req) => handle(&ctx, &req),
             Err(e) => {
                 eprintln!("mtad: delivery agent: bad request: {e}; exiting");
                 return ExitCode::from(70);
@@ -68,13 +72,27 @@ pub fn spool_dir(config: &Config) -> PathBuf {
     std::path::absolute(&dir).unwrap_or_else(|_| PathBuf::from(dir))
 }
 
-/// `file_user`: DefaultUser, whom alias files are written as.
-pub fn handle(
-    spool: &Path,
-    file_user: Option<&(String, nix::unistd::Uid, nix::unistd::Gid)>,
-    req: &Request,
-) -> Reply {
+/// What the agent reads from the config for itself: requests never say
+/// where mail goes or whom it runs as.
+pub struct Context {
+    pub spool: PathBuf,
+    /// DefaultUser: whom alias files are written and programs run as.
+    pub default_user: Option<(String, nix::unistd::Uid, nix::unistd::Gid)>,
+    /// The prog mailer, for `|command`.
+    pub prog: Option<cfparser::model::Mailer>,
+}
+
+pub fn handle(ctx: &Context, req: &Request) -> Reply {
+    let spool = ctx.spool.as_path();
+    let file_user = ctx.default_user.as_ref();
     match req {
+        Request::Program {
+            command,
+            user,
+            sender,
+            recipient,
+            message,
+        } => program(ctx, command, user, sender, recipient, message),
         Request::File { path, message } => {
             let path = Path::new(path);
             if !path.is_absolute() {
@@ -116,6 +134,79 @@ pub fn handle(
                 Err(e) => Reply::Bounce(format!("550 5.2.0 {e}")),
             }
         }
+    }
+}
+
+/// `|command`: through the prog mailer, as `user` or DefaultUser.
+fn program(
+    ctx: &Context,
+    command: &str,
+    user: &str,
+    sender: &str,
+    recipient: &str,
+    message: &Message,
+) -> Reply {
+    use crate::deliver::program::{self, Ran, RunAs};
+    let Some(prog) = &ctx.prog else {
+        return Reply::Bounce("554 5.3.5 no prog mailer is defined: cannot run programs".into());
+    };
+    let account = if user.is_empty() {
+        ctx.default_user.as_ref().map(|(name, _, _)| name.clone())
+    } else {
+        Some(user.to_string())
+    };
+    let run_as = match account {
+        None => None,
+        Some(name) => match nix::unistd::User::from_name(&name) {
+            Ok(Some(u)) => Some(RunAs {
+                name: u.name,
+                uid: u.uid,
+                gid: if user.is_empty() {
+                    ctx.default_user.as_ref().map_or(u.gid, |d| d.2)
+                } else {
+                    u.gid
+                },
+                home: u.dir,
+            }),
+            Ok(None) => return Reply::Bounce(format!("550 5.1.1 {name}... User unknown")),
+            Err(e) => return Reply::Retry(format!("451 4.3.0 passwd lookup: {e}")),
+        },
+    };
+    let root = nix::unistd::geteuid().is_root();
+    match &run_as {
+        Some(u) if u.uid.is_root() => {
+            return Reply::Bounce(format!("554 5.3.0 will not run \"|{command}\" as root"));
+        }
+        None if root => {
+            return Reply::Retry("451 4.3.0 DefaultUser names no user to run programs as".into());
+        }
+        _ => {}
+    }
+    let home = run_as
+        .as_ref()
+        .map_or("/".to_string(), |u| u.home.display().to_string());
+    let argv = program::argv(prog, command, sender, &home);
+    let from_line = format!(
+        "From {} {}",
+        if sender.is_empty() {
+            "MAILER-DAEMON"
+        } else {
+            sender
+        },
+        message.date
+    );
+    let input = program::input(
+        prog,
+        &from_line,
+        &message.prepend,
+        &message.headers,
+        &message.body,
+    );
+    let env = [("SENDER", sender), ("RECIPIENT", recipient)];
+    match program::run(prog, &argv, &env, run_as.as_ref().filter(|_| root), &input) {
+        Ran::Delivered(t) => Reply::Delivered(t),
+        Ran::Retry(t) => Reply::Retry(t),
+        Ran::Bounce(t) => Reply::Bounce(t),
     }
 }
 
@@ -228,18 +319,26 @@ mod tests {
             assert!(plain_name(good), "{good}");
         }
         let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            spool: dir.path().to_path_buf(),
+            default_user: None,
+            prog: None,
+        };
         let r = handle(
-            dir.path(),
-            None,
+            &ctx,
             &Request::Mailbox {
                 user: "../x".into(),
                 message: Message::default(),
             },
         );
         assert!(matches!(r, Reply::Bounce(_)), "{r:?}");
+        let ctx = Context {
+            spool: dir.path().to_path_buf(),
+            default_user: None,
+            prog: None,
+        };
         let r = handle(
-            dir.path(),
-            None,
+            &ctx,
             &Request::Mailbox {
                 user: "no-such-user-xyz".into(),
                 message: Message::default(),

@@ -4,4 +4,9 @@
 //! return typed outcomes, so that the privileged helper that runs them
 //! (mailboxes are written as their owners) accepts nothing else.
 
+pub mod dsn;
 pub mod mbox;
+pub mod mx;
+pub mod program;
+pub mod remote;
+pub mod smtp;

@@ -103,8 +103,7 @@ enum Job {
     },
     Record {
         id: String,
-        outcomes: Vec<(u32, super::work::Outcome)>,
-        next_attempt: i64,
+        attempt: Box<super::work::Attempt>,
         reply: RecordReply,
     },
 }
@@ -282,26 +281,24 @@ impl Queue {
     }
 }
 
-/// Records one delivery attempt's outcomes (see
-/// [`super::work::WorkDb::record`]) through the writer, so that they share
-/// its group commits. Blocking: for the runner's threads.
+/// Records one delivery attempt (see [`super::work::Attempt`]) through
+/// the writer, so that it shares its group commits. True when the message
+/// has left the queue.
 impl Queue {
-    pub fn record_blocking(
+    pub async fn record(
         &self,
         id: &str,
-        outcomes: Vec<(u32, super::work::Outcome)>,
-        next_attempt: i64,
+        attempt: super::work::Attempt,
     ) -> Result<bool, QueueError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.tx
             .send(Job::Record {
                 id: id.to_string(),
-                outcomes,
-                next_attempt,
+                attempt: Box::new(attempt),
                 reply,
             })
             .map_err(|_| QueueError::Stopped)?;
-        match rx.blocking_recv() {
+        match rx.await {
             Ok(Ok(done)) => Ok(done),
             Ok(Err(message)) => Err(QueueError::Db {
                 path: self.dir.join(DB_FILE),
@@ -354,14 +351,9 @@ fn store_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Option<String
             .map_err(|e| e.to_string())
             .and_then(|()| match job {
                 Job::Store { message, .. } => insert(&tx, message).map(Some),
-                Job::Record {
-                    id,
-                    outcomes,
-                    next_attempt,
-                    ..
-                } => super::work::record_in(&tx, id, outcomes, *next_attempt)
-                    .map(|done| done.then(String::new))
-                    .map_err(|e| e.to_string()),
+                Job::Record { id, attempt, .. } => {
+                    super::work::record_in(&tx, id, attempt).map(|done| done.then(String::new))
+                }
             });
         match result {
             Ok(r) => {
@@ -383,7 +375,7 @@ fn store_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Option<String
 /// Inserts one message. Its ID is unique within the process; one taken
 /// already (a restart within the same instant) fails this message, and
 /// only this one, with a temporary error.
-fn insert(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> Result<String, String> {
+pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> Result<String, String> {
     let id = m.id.clone();
     let sql = |e: rusqlite::Error| e.to_string();
     {

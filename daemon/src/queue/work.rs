@@ -48,10 +48,21 @@ pub enum Outcome {
     Delivered(String),
     /// Try again later.
     Deferred(String),
-    /// Given up on: a permanent failure, or Timeout.queuereturn. Not
-    /// produced until a DSN can report it (the runner holds such failures).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Given up on: a permanent failure, or Timeout.queuereturn.
     Failed(String),
+}
+
+/// One attempt's results, recorded in one transaction: each recipient's
+/// outcome, when to try again, whether the delay report went out with
+/// it, and the reports (DSNs) to queue. A report and the outcome it
+/// reports are committed together: a crash can neither lose the report
+/// nor send it twice.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
+    pub outcomes: Vec<(u32, Outcome)>,
+    pub next_attempt: i64,
+    pub warned: bool,
+    pub reports: Vec<crate::queue::NewMessage>,
 }
 
 impl Outcome {
@@ -159,7 +170,7 @@ impl WorkDb {
     /// (true is returned). The caller sends any DSN first: a message whose
     /// failures still need reporting must not be removed. The daemon's
     /// runner goes through the queue writer instead
-    /// (`Queue::record_blocking`, sharing its group commits); this is the
+    /// (`Queue::record`, sharing its group commits); this is the
     /// same transaction on the tests' own connection.
     #[cfg(test)]
     pub fn record(
@@ -177,7 +188,15 @@ impl WorkDb {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(fail)?;
-        let done = record_in(&tx, id, outcomes, next_attempt).map_err(fail)?;
+        let attempt = Attempt {
+            outcomes: outcomes.to_vec(),
+            next_attempt,
+            ..Attempt::default()
+        };
+        let done = record_in(&tx, id, &attempt).map_err(|e| QueueError::Db {
+            path: self.path.clone(),
+            message: e,
+        })?;
         tx.commit().map_err(fail)?;
         Ok(done)
     }
@@ -207,8 +226,27 @@ impl WorkDb {
 pub(crate) fn record_in(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
+    attempt: &Attempt,
+) -> Result<bool, String> {
+    for report in &attempt.reports {
+        super::store::insert(tx, report)?;
+    }
+    record_outcomes(
+        tx,
+        id,
+        &attempt.outcomes,
+        attempt.next_attempt,
+        attempt.warned,
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn record_outcomes(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
     outcomes: &[(u32, Outcome)],
     next_attempt: i64,
+    warned: bool,
 ) -> rusqlite::Result<bool> {
     {
         let mut stmt = tx.prepare_cached(
@@ -235,8 +273,9 @@ pub(crate) fn record_in(
     } else {
         tx.execute(
             "UPDATE messages SET attempts = attempts + 1, next_attempt = ?2,
-             status_message = coalesce(?3, status_message) WHERE id = ?1",
-            params![id, next_attempt, status],
+             status_message = coalesce(?3, status_message), warned = warned OR ?4
+             WHERE id = ?1",
+            params![id, next_attempt, status, warned],
         )?;
     }
     Ok(done)
@@ -320,24 +359,17 @@ mod tests {
             .commit(message(&["a@x.example", "b@x.example"]))
             .await
             .unwrap();
-        let (q2, id2) = (q.clone(), id.clone());
-        let first = tokio::task::spawn_blocking(move || {
-            q2.record_blocking(&id2, vec![(0, Outcome::Delivered("250".into()))], 77)
-        })
-        .await
-        .unwrap()
-        .unwrap();
+        let attempt = |idx, next| Attempt {
+            outcomes: vec![(idx, Outcome::Delivered("250".into()))],
+            next_attempt: next,
+            ..Attempt::default()
+        };
+        let first = q.record(&id, attempt(0, 77)).await.unwrap();
         assert!(!first);
         let db = WorkDb::open(dir.path()).unwrap();
         assert!(db.due(76, 10).unwrap().is_empty());
         assert_eq!(db.load(&id).unwrap().unwrap().recipients.len(), 1);
-        let (q2, id2) = (q.clone(), id.clone());
-        let done = tokio::task::spawn_blocking(move || {
-            q2.record_blocking(&id2, vec![(1, Outcome::Delivered("250".into()))], 0)
-        })
-        .await
-        .unwrap()
-        .unwrap();
+        let done = q.record(&id, attempt(1, 0)).await.unwrap();
         assert!(done);
         assert_eq!(db.load(&id).unwrap(), None);
     }

@@ -1,0 +1,306 @@
+//! Relaying, end to end: smtplib hands mtad mail for other domains; mtad
+//! finds their MX hosts through a real DNS server on loopback (dnsmasq,
+//! started here on a high port, authoritative for `.test`) and delivers
+//! with its SMTP client to a real receiving server (Postfix's smtp-sink
+//! from Debian, unpacked, never installed), which dumps what it got.
+//! The mailers' `A=TCP $h PORT` points every connection at the sink's
+//! port, so nothing leaves 127.0.0.1.
+//!
+//! A 4xx from the receiver is retried (after ETRN); a 5xx, and a domain
+//! with a null MX, bounce with a DSN that lands in the local sender's
+//! mailbox and that Python's `email` package reads as multipart/report.
+
+use mtad_e2e::{
+    Client, Daemon, Peer, config_from_mc, dnsmasq, dnsmasq_binary, expect, free_port, python,
+    smtp_sink,
+};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+struct Setup {
+    daemon: Daemon,
+    _dns: Peer,
+    sink_port: u16,
+    spool: PathBuf,
+    dir: tempfile::TempDir,
+    /// The local user DSNs go to.
+    user: String,
+}
+
+/// None (with a note) where dnsmasq is missing: tests/run installs it
+/// when run as root, as CI does.
+fn start() -> Option<Setup> {
+    if dnsmasq_binary().is_none() {
+        assert!(
+            !nix::unistd::geteuid().is_root(),
+            "running as root: tests/run installs dnsmasq-base"
+        );
+        eprintln!("SKIPPED: dnsmasq is not installed (tests/run installs it as root)");
+        return None;
+    }
+    let user = local_user();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spool = dir.path().join("mail");
+    std::fs::create_dir(&spool).unwrap();
+    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let sink_port = free_port();
+    let dns_port = free_port();
+    let dns = dnsmasq(
+        dir.path(),
+        dns_port,
+        "test",
+        &[
+            "--mx-host=relay.test,mx1.relay.test,10".into(),
+            "--mx-host=relay.test,mx2.relay.test,20".into(),
+            "--host-record=mx1.relay.test,127.0.0.1".into(),
+            // The backup MX has an address where nothing listens: it is
+            // only tried if the first fails.
+            "--host-record=mx2.relay.test,127.0.0.3".into(),
+            "--host-record=implicit.test,127.0.0.1".into(),
+            // RFC 7505: MX 0 "." (rdata: preference 0, the root name).
+            "--dns-rr=null.test,15,000000".into(),
+        ],
+    );
+    let mc = format!(
+        "divert(0)dnl\n\
+         VERSIONID(`mtad test relay-e2e.mc')\n\
+         OSTYPE(`linux')dnl\n\
+         define(`confDEF_USER_ID', `mail:mail')dnl\n\
+         define(`SMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
+         define(`ESMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
+         define(`RELAY_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
+         define(`ALIAS_FILE', `{dir}/aliases')dnl\n\
+         MAILER(`local')dnl\n\
+         MAILER(`smtp')dnl\n",
+        dir = dir.path().display()
+    );
+    std::fs::write(dir.path().join("aliases"), "postmaster: root\n").unwrap();
+    let cf = config_from_mc(dir.path(), "relay-e2e", &mc);
+    let daemon = Daemon::start_with(
+        &cf,
+        &[
+            "DeliveryMode=background",
+            &format!("Mtad.MailSpoolDirectory={}", spool.display()),
+            &format!("Mtad.Nameservers=127.0.0.1:{dns_port}"),
+            "PrivacyOptions=public",
+        ],
+    );
+    Some(Setup {
+        daemon,
+        _dns: dns,
+        sink_port,
+        spool,
+        dir,
+        user,
+    })
+}
+
+/// The local account that sends, and gets the DSNs (mtadtest1 as root).
+fn local_user() -> String {
+    if let Ok(Some(u)) = nix::unistd::User::from_name("mtadtest1") {
+        return u.name;
+    }
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .unwrap()
+        .expect("a passwd entry")
+        .name
+}
+
+fn send(port: u16, from: &str, to: &[&str], message: &str) {
+    let rcpts: Vec<String> = to.iter().map(|t| format!("'{t}'")).collect();
+    python(
+        &format!(
+            "import smtplib, sys\n\
+             s = smtplib.SMTP('127.0.0.1', {port}, timeout=10)\n\
+             s.sendmail('{from}', [{}], sys.argv[1].encode('utf-8'), mail_options=['BODY=8BITMIME'])\n\
+             s.quit()\n",
+            rcpts.join(", ")
+        ),
+        &[std::ffi::OsStr::new(message)],
+    );
+}
+
+/// The transactions smtp-sink dumped: (envelope recipients, message), as
+/// Python's email parser reads each file.
+fn dumped(dir: &Path, want: usize) -> Vec<(Vec<String>, String, Vec<u8>)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        if files.len() >= want {
+            std::thread::sleep(Duration::from_millis(200));
+            return files
+                .iter()
+                .map(|f| {
+                    let out = python(
+                        "import email, sys\n\
+                         from email import policy\n\
+                         m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.compat32)\n\
+                         rcpts = [v.split()[0].strip('<>') for v in m.get_all('X-Rcpt-Args', [])]\n\
+                         body = m.get_payload(decode=True)\n\
+                         sys.stdout.write(','.join(rcpts) + '\\0' + m['Subject'] + '\\0' + body.hex())\n",
+                        &[f.as_os_str()],
+                    );
+                    let mut parts = out.split('\0');
+                    let rcpts = parts.next().unwrap().split(',').map(String::from).collect();
+                    let subject = parts.next().unwrap().to_string();
+                    let hex = parts.next().unwrap();
+                    let body = (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                        .collect();
+                    (rcpts, subject, body)
+                })
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "smtp-sink got {} of {want} messages",
+            files.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The DSNs in a mailbox, as Python's email package reads them: content
+/// type, then for each recipient its Action, Status and Final-Recipient;
+/// and the returned part's content type.
+fn dsns(mbox: &Path) -> Vec<String> {
+    python(
+        "import mailbox, sys\n\
+         for m in mailbox.mbox(sys.argv[1]):\n\
+         \x20   parts = m.get_payload()\n\
+         \x20   status = [p for p in parts if p.get_content_type() == 'message/delivery-status'][0]\n\
+         \x20   blocks = status.get_payload()\n\
+         \x20   rcpts = ['%s|%s|%s' % (b['Action'], b['Status'], b['Final-Recipient']) for b in blocks[1:]]\n\
+         \x20   print(m.get_content_type(), m.get_param('report-type'), m['From'], ' '.join(rcpts), parts[2].get_content_type())\n",
+        &[mbox.as_os_str()],
+    )
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+#[test]
+fn mail_for_other_domains_reaches_their_mx_host() {
+    let Some(s) = start() else { return };
+    let dump = s.dir.path().join("sink");
+    let _sink = smtp_sink(s.sink_port, &dump, &[]);
+    let long = "x".repeat(980);
+    let body = format!(".starts with a dot\r\ncaf\u{e9}\r\n{long}\r\nend\r\n");
+    send(
+        s.daemon.port,
+        "alice@localhost",
+        &["bob@relay.test", "carol@relay.test", "dave@implicit.test"],
+        &format!("Subject: relayed\r\nFrom: alice@localhost\r\n\r\n{body}"),
+    );
+    let got = dumped(&dump, 2);
+    assert_eq!(got.len(), 2, "one transaction per domain");
+    let mut rcpts: Vec<String> = got.iter().flat_map(|(r, _, _)| r.clone()).collect();
+    rcpts.sort();
+    assert_eq!(
+        rcpts,
+        ["bob@relay.test", "carol@relay.test", "dave@implicit.test"],
+        "one transaction per domain, both relay.test recipients in one"
+    );
+    for (_, subject, got_body) in &got {
+        assert_eq!(subject, "relayed");
+        // smtp-sink writes LF line ends and one blank line after each
+        // message in its dump files.
+        assert_eq!(
+            String::from_utf8_lossy(got_body),
+            format!("{}\n", body.replace("\r\n", "\n"))
+        );
+    }
+    wait_until("an empty queue", || s.daemon.mailq().contains("is empty"));
+    let log = s.daemon.stderr();
+    assert!(
+        log.contains("to=<bob@relay.test>, mailer=esmtp, relay=relay.test, stat=Sent (250"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_4xx_is_retried_and_a_5xx_or_null_mx_bounces_with_a_dsn() {
+    let Some(s) = start() else { return };
+    let dump = s.dir.path().join("sink");
+    let mbox = s.spool.join(&s.user);
+
+    // 4xx to every RCPT: deferred, the reason in mailq.
+    let sink = smtp_sink(s.sink_port, &dump, &["-r", "RCPT"]);
+    send(
+        s.daemon.port,
+        &format!("{}@localhost", s.user),
+        &["bob@relay.test"],
+        "Subject: soft\r\n\r\nretry me\r\n",
+    );
+    wait_until("a deferral", || s.daemon.mailq().contains("relay.test"));
+    wait_until("the 4xx in mailq", || {
+        let q = s.daemon.mailq();
+        q.contains("(4") || q.contains(" 4")
+    });
+    drop(sink);
+    // The receiver recovers; ETRN asks for a run.
+    let _sink = smtp_sink(s.sink_port, &dump, &[]);
+    let mut c = Client::connect(s.daemon.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd("ETRN relay.test"), "250");
+    let got = dumped(&dump, 1);
+    assert_eq!(got[0].1, "soft");
+    wait_until("an empty queue", || s.daemon.mailq().contains("is empty"));
+    assert!(!mbox.exists(), "no DSN for a retried delivery");
+    drop(_sink);
+
+    // 5xx to every RCPT, and a null MX: failure DSNs to the sender.
+    let _sink = smtp_sink(s.sink_port, &dump, &["-f", "RCPT"]);
+    send(
+        s.daemon.port,
+        &format!("{}@localhost", s.user),
+        &["gone@relay.test"],
+        "Subject: hard\r\n\r\nbounce me\r\n",
+    );
+    send(
+        s.daemon.port,
+        &format!("{}@localhost", s.user),
+        &["x@null.test"],
+        "Subject: nullmx\r\n\r\nnobody takes this\r\n",
+    );
+    wait_until("two DSNs", || mbox.exists() && dsns(&mbox).len() == 2);
+    let got = dsns(&mbox);
+    let hard = got
+        .iter()
+        .find(|l| l.contains("gone@relay.test"))
+        .expect("DSN for the 5xx");
+    assert!(
+        hard.starts_with(
+            "multipart/report delivery-status Mail Delivery Subsystem <MAILER-DAEMON@"
+        ),
+        "{hard}"
+    );
+    assert!(hard.contains(" failed|5."), "{hard}");
+    assert!(
+        hard.contains("|RFC822; gone@relay.test text/rfc822-headers"),
+        "{hard}"
+    );
+    let null = got
+        .iter()
+        .find(|l| l.contains("x@null.test"))
+        .expect("DSN for the null MX");
+    assert!(
+        null.contains(" failed|5.1.10|RFC822; x@null.test"),
+        "{null}"
+    );
+    wait_until("an empty queue", || s.daemon.mailq().contains("is empty"));
+}
