@@ -89,8 +89,20 @@ fn start(extra: &[&str]) -> Setup {
     std::fs::write(
         &aliases,
         format!(
-            "team: {user}\nelsewhere: someone@remote.example\narchive: {}/archive.mbox, {user}\n",
-            files.display()
+            "team: {user}\nelsewhere: someone@remote.example\narchive: {}/archive.mbox, {user}\n\
+             everything: :include:{}/members\n",
+            files.display(),
+            files.display(),
+        ),
+    )
+    .unwrap();
+    // An included list with a program and a file besides a user. The
+    // program records the uid it runs as and what it read.
+    std::fs::write(
+        files.join("members"),
+        format!(
+            "{user}\n\"|id -u > {f}/prog.uid; cat > {f}/prog.msg\"\n{f}/listed.mbox\n",
+            f = files.display()
         ),
     )
     .unwrap();
@@ -254,4 +266,53 @@ fn a_file_an_alias_names_is_appended_to_as_defaultuser() {
     };
     assert_eq!(std::fs::metadata(&archive).unwrap().uid(), expected);
     assert!(!s.files.join("archive.mbox.lock").exists());
+}
+
+#[test]
+fn an_included_list_delivers_to_a_user_a_program_and_a_file() {
+    let (user, _) = recipient();
+    let s = start(&[]);
+    let mut c = Client::connect(s.daemon.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<everything@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    expect!(
+        c.cmd("Subject: to all\r\n\r\none for everyone\r\n."),
+        "250 2.0.0"
+    );
+    let got = wait_for(&s.spool.join(&user), 1);
+    assert_eq!(got[0], ("to all".to_string(), b"one for everyone\n".to_vec()));
+    let got = wait_for(&s.files.join("listed.mbox"), 1);
+    assert_eq!(got[0].0, "to all");
+    let msg = s.files.join("prog.msg");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !msg.exists() || std::fs::read(&msg).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the program did not run: {}", s.daemon.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(&msg).unwrap();
+    assert!(text.starts_with("From alice@example.org "), "{text}");
+    assert!(text.contains("\nSubject: to all\n"), "{text}");
+    assert!(text.ends_with("\n\none for everyone\n"), "{text}");
+    // Programs run as DefaultUser (mail in sendmail-dev.cf) when the agent
+    // is root, never as root.
+    let uid: u32 = std::fs::read_to_string(s.files.join("prog.uid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let expected = if nix::unistd::geteuid().is_root() {
+        nix::unistd::User::from_name("mail").unwrap().unwrap().uid.as_raw()
+    } else {
+        nix::unistd::geteuid().as_raw()
+    };
+    assert_eq!(uid, expected);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.daemon.mailq().contains("is empty") {
+        assert!(Instant::now() < deadline, "{}", s.daemon.mailq());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
