@@ -90,7 +90,8 @@ fn start(extra: &[&str]) -> Setup {
         &aliases,
         format!(
             "team: {user}\nelsewhere: someone@remote.example\narchive: {}/archive.mbox, {user}\n\
-             everything: :include:{}/members\n",
+             everything: :include:{}/members\n\
+             flaky: {user}, \"|exit 75\"\n",
             files.display(),
             files.display(),
         ),
@@ -283,13 +284,20 @@ fn an_included_list_delivers_to_a_user_a_program_and_a_file() {
         "250 2.0.0"
     );
     let got = wait_for(&s.spool.join(&user), 1);
-    assert_eq!(got[0], ("to all".to_string(), b"one for everyone\n".to_vec()));
+    assert_eq!(
+        got[0],
+        ("to all".to_string(), b"one for everyone\n".to_vec())
+    );
     let got = wait_for(&s.files.join("listed.mbox"), 1);
     assert_eq!(got[0].0, "to all");
     let msg = s.files.join("prog.msg");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !msg.exists() || std::fs::read(&msg).unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the program did not run: {}", s.daemon.stderr());
+        assert!(
+            Instant::now() < deadline,
+            "the program did not run: {}",
+            s.daemon.stderr()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -305,7 +313,11 @@ fn an_included_list_delivers_to_a_user_a_program_and_a_file() {
         .parse()
         .unwrap();
     let expected = if nix::unistd::geteuid().is_root() {
-        nix::unistd::User::from_name("mail").unwrap().unwrap().uid.as_raw()
+        nix::unistd::User::from_name("mail")
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw()
     } else {
         nix::unistd::geteuid().as_raw()
     };
@@ -315,4 +327,45 @@ fn an_included_list_delivers_to_a_user_a_program_and_a_file() {
         assert!(Instant::now() < deadline, "{}", s.daemon.mailq());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn a_retry_after_a_partial_failure_delivers_only_what_is_left() {
+    let (user, _) = recipient();
+    let s = start(&["PrivacyOptions=public"]);
+    let mut c = Client::connect(s.daemon.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<flaky@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    expect!(c.cmd("Subject: once\r\n\r\nx\r\n."), "250 2.0.0");
+    let mbox = s.spool.join(&user);
+    wait_for(&mbox, 1);
+    // The program said EX_TEMPFAIL: it alone stays queued.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let q = s.daemon.mailq();
+        if q.contains("temporary failure") {
+            assert!(q.contains("|exit 75"), "{q}");
+            assert!(
+                !q.contains(&format!("\\{user}")),
+                "the mailbox is done: {q}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{q}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    expect!(c.cmd("ETRN localhost"), "250");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.daemon.stderr().matches("to=<|exit 75>").count() < 2 {
+        assert!(Instant::now() < deadline, "{}", s.daemon.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        read_mbox(&mbox).len(),
+        1,
+        "the mailbox got it once, not again on the retry"
+    );
 }

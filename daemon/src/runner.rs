@@ -19,7 +19,7 @@ use crate::aliases::{ExpandError, Target};
 use crate::deliver::dsn::{self, Action, Entry};
 use crate::deliver::remote::{self, Remote};
 use crate::deliver::smtp::{self, EnvelopeRecipient};
-use crate::queue::work::{Attempt, Outcome, Work, WorkDb};
+use crate::queue::work::{Attempt, Child, Expansion, Outcome, PendingRecipient, Work, WorkDb};
 use crate::route::Router;
 use crate::server::Shared;
 use std::collections::HashSet;
@@ -60,8 +60,10 @@ pub struct Runner {
 enum Leg {
     Mailbox(String),
     File(String),
+    /// `run_as`: a user name, or empty for DefaultUser.
     Program {
         command: String,
+        run_as: String,
     },
     Smtp {
         mailer: String,
@@ -183,13 +185,34 @@ impl Runner {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        let Some(work) = work else { return Ok(()) };
+        let Some(mut work) = work else { return Ok(()) };
         let now = crate::clock::now();
+
+        // Alias expansions first, made durable before anything is
+        // delivered: a retry then delivers only the targets still pending.
+        let expansions = self.expansions(&work);
+        if !expansions.is_empty() {
+            self.shared
+                .queue
+                .expand(id, expansions)
+                .await
+                .map_err(|e| e.to_string())?;
+            let db = self.db.clone();
+            let key = id.to_string();
+            match tokio::task::spawn_blocking(move || lock(&db).load(&key))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+            {
+                Some(w) => work = w,
+                None => return Ok(()),
+            }
+        }
 
         // Each recipient's legs.
         let mut legs: Vec<(usize, Leg)> = Vec::new();
         for (pos, r) in work.recipients.iter().enumerate() {
-            for leg in self.plan(&r.address) {
+            for leg in self.plan(r) {
                 legs.push((pos, leg));
             }
         }
@@ -211,9 +234,9 @@ impl Runner {
                         path: path.clone(),
                         message: (*message).clone(),
                     },
-                    Leg::Program { command } => Request::Program {
+                    Leg::Program { command, run_as } => Request::Program {
                         command: command.clone(),
-                        user: String::new(),
+                        user: run_as.clone(),
                         sender: work.sender.clone(),
                         recipient: recipient.clone(),
                         message: (*message).clone(),
@@ -390,24 +413,80 @@ impl Runner {
         }
     }
 
-    /// Where one recipient goes.
-    fn plan(&self, address: &str) -> Vec<Leg> {
+    /// The expansions to record for this attempt: each envelope recipient
+    /// that is a local alias for anything other than itself. Targets
+    /// already among the message's recipients, or named twice, are left
+    /// out (sendmail's duplicate suppression).
+    fn expansions(&self, work: &Work) -> Vec<Expansion> {
+        let mut seen: HashSet<String> = work
+            .recipients
+            .iter()
+            .map(|r| r.address.to_ascii_lowercase())
+            .collect();
+        let mut out = Vec::new();
+        for r in work.recipients.iter().filter(|r| r.parent.is_none()) {
+            let Ok(dest) = self.router.route(&r.address) else {
+                continue;
+            };
+            if dest.mailer != "local" {
+                continue;
+            }
+            let Ok(targets) = self.shared.policy.expand(&dest.user) else {
+                continue;
+            };
+            let trivial = matches!(targets.as_slice(),
+                [Target::Local(u)] if u.eq_ignore_ascii_case(&dest.user));
+            if trivial || targets.is_empty() {
+                continue;
+            }
+            let children: Vec<Child> = targets
+                .into_iter()
+                .map(|t| match t {
+                    Target::Local(name) => Child {
+                        address: format!("\\{name}"),
+                        alias: Some(dest.user.clone()),
+                        run_as: None,
+                    },
+                    Target::Remote(a) => Child {
+                        address: a,
+                        alias: Some(dest.user.clone()),
+                        run_as: None,
+                    },
+                    Target::Program { command, alias } => Child {
+                        address: format!("|{command}"),
+                        alias: Some(alias),
+                        run_as: None,
+                    },
+                    Target::File { path, alias } => Child {
+                        address: path.display().to_string(),
+                        alias: Some(alias),
+                        run_as: None,
+                    },
+                })
+                .filter(|c| seen.insert(c.address.to_ascii_lowercase()))
+                .collect();
+            out.push(Expansion {
+                parent: r.idx,
+                children,
+            });
+        }
+        out
+    }
+
+    /// Where one recipient goes: an envelope recipient through routing and
+    /// the aliases; an expansion's target by its form.
+    fn plan(&self, r: &PendingRecipient) -> Vec<Leg> {
+        if r.parent.is_some() {
+            return vec![self.target_leg(&r.address, r.run_as.as_deref().unwrap_or(""))];
+        }
+        let address = r.address.as_str();
         let dest = match self.router.route(address) {
             Ok(d) => d,
             Err(e) => return vec![Leg::Done(Outcome::Deferred(format!("4.3.5 {e}")))],
         };
         match dest.mailer.as_str() {
             "local" => {}
-            "error" => {
-                let code = dest.host.unwrap_or_else(|| "5.0.0".into());
-                let reply = if code.starts_with('4') { "451" } else { "550" };
-                let text = format!("{reply} {code} {}", dest.user);
-                return vec![Leg::Done(if code.starts_with('4') {
-                    Outcome::Deferred(text)
-                } else {
-                    Outcome::Failed(text)
-                })];
-            }
+            "error" => return vec![error_leg(dest.host, &dest.user)],
             m => return vec![self.remote_leg(m, dest.host, &dest.user)],
         }
         let targets = match self.shared.policy.expand(&dest.user) {
@@ -417,24 +496,38 @@ impl Runner {
             }
             Err(e) => return vec![Leg::Done(Outcome::Deferred(format!("451 4.3.0 {e}")))],
         };
+        // What is left after [`Runner::expansions`]: the user itself.
         targets
             .into_iter()
             .map(|t| match t {
                 Target::Local(name) => Leg::Mailbox(name),
-                Target::File { path, .. } => Leg::File(path.display().to_string()),
-                Target::Program { command, .. } => Leg::Program { command },
-                Target::Remote(a) => match self.router.route(&a) {
-                    Ok(d) if d.mailer == "local" => Leg::Mailbox(d.user),
-                    Ok(d) if d.mailer == "error" => Leg::Done(Outcome::Failed(format!(
-                        "550 {} {}",
-                        d.host.unwrap_or_default(),
-                        d.user
-                    ))),
-                    Ok(d) => self.remote_leg(&d.mailer, d.host, &d.user),
-                    Err(e) => Leg::Done(Outcome::Deferred(format!("4.3.5 {e}"))),
-                },
+                other => Leg::Done(Outcome::Deferred(format!(
+                    "451 4.3.0 the alias changed during delivery ({other:?}); trying again"
+                ))),
             })
             .collect()
+    }
+
+    /// An expansion's target, by its form in the queue.
+    fn target_leg(&self, address: &str, run_as: &str) -> Leg {
+        if let Some(command) = address.strip_prefix('|') {
+            return Leg::Program {
+                command: command.to_string(),
+                run_as: run_as.to_string(),
+            };
+        }
+        if address.starts_with('/') {
+            return Leg::File(address.to_string());
+        }
+        if let Some(user) = address.strip_prefix('\\') {
+            return Leg::Mailbox(user.to_string());
+        }
+        match self.router.route(address) {
+            Ok(d) if d.mailer == "local" => Leg::Mailbox(d.user),
+            Ok(d) if d.mailer == "error" => error_leg(d.host, &d.user),
+            Ok(d) => self.remote_leg(&d.mailer, d.host, &d.user),
+            Err(e) => Leg::Done(Outcome::Deferred(format!("4.3.5 {e}"))),
+        }
     }
 
     fn remote_leg(&self, mailer: &str, host: Option<String>, user: &str) -> Leg {
@@ -532,6 +625,16 @@ impl Runner {
             }
         }
         (reports, warned && !work.warned)
+    }
+}
+
+/// The `error` mailer's verdict: `$@` is the status, `$:` the text.
+fn error_leg(status: Option<String>, text: &str) -> Leg {
+    let code = status.unwrap_or_else(|| "5.0.0".into());
+    if code.starts_with('4') {
+        Leg::Done(Outcome::Deferred(format!("451 {code} {text}")))
+    } else {
+        Leg::Done(Outcome::Failed(format!("550 {code} {text}")))
     }
 }
 

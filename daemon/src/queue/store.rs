@@ -106,6 +106,11 @@ enum Job {
         attempt: Box<super::work::Attempt>,
         reply: RecordReply,
     },
+    Expand {
+        id: String,
+        expansions: Vec<super::work::Expansion>,
+        reply: RecordReply,
+    },
 }
 
 /// The queue as the daemon writes it.
@@ -148,12 +153,19 @@ CREATE TABLE IF NOT EXISTS recipients (
     state       TEXT NOT NULL DEFAULT 'pending',
     attempts    INTEGER NOT NULL DEFAULT 0,
     last_reply  TEXT,
+    -- An alias expansion's targets are rows of their own: parent is the
+    -- idx of the recipient they came from (whose state is then
+    -- 'expanded'), alias the list that named them (for owner-NAME), run_as
+    -- whose rights a program or file delivery takes (empty: DefaultUser).
+    parent      INTEGER,
+    alias       TEXT,
+    run_as      TEXT,
     PRIMARY KEY (message_id, idx)
 ) WITHOUT ROWID;
 ";
 
 /// The schema's version, in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Brings a queue made by an older mtad up to [`SCHEMA_VERSION`]; no
 /// message is touched.
@@ -173,6 +185,20 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         ] {
             if !have.iter().any(|c| c == column) {
                 conn.execute_batch(&format!("ALTER TABLE messages ADD COLUMN {column} {decl}"))?;
+            }
+        }
+    }
+    if version < 3 {
+        // Version 2 kept an alias expansion inside its recipient.
+        let mut have = Vec::new();
+        conn.pragma(None, "table_info", "recipients", |r| {
+            have.push(r.get::<_, String>(1)?);
+            Ok(())
+        })?;
+        for column in ["parent INTEGER", "alias TEXT", "run_as TEXT"] {
+            let name = column.split(' ').next().unwrap_or(column);
+            if !have.iter().any(|c| c == name) {
+                conn.execute_batch(&format!("ALTER TABLE recipients ADD COLUMN {column}"))?;
             }
         }
     }
@@ -309,6 +335,34 @@ impl Queue {
     }
 }
 
+impl Queue {
+    /// Makes an alias expansion durable: each parent becomes 'expanded'
+    /// and its targets recipients of their own, so that a retry delivers
+    /// only to the targets still pending.
+    pub async fn expand(
+        &self,
+        id: &str,
+        expansions: Vec<super::work::Expansion>,
+    ) -> Result<(), QueueError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Job::Expand {
+                id: id.to_string(),
+                expansions,
+                reply,
+            })
+            .map_err(|_| QueueError::Stopped)?;
+        match rx.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(message)) => Err(QueueError::Db {
+                path: self.dir.join(DB_FILE),
+                message,
+            }),
+            Err(_) => Err(QueueError::Stopped),
+        }
+    }
+}
+
 /// The writer thread: takes every job that is waiting, stores them all in
 /// one IMMEDIATE transaction, commits (the fsyncs), then answers each.
 fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
@@ -326,7 +380,7 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 (Job::Store { reply, .. }, r) => {
                     let _ = reply.send(r.map(|done| done.unwrap_or_default()));
                 }
-                (Job::Record { reply, .. }, r) => {
+                (Job::Record { reply, .. } | Job::Expand { reply, .. }, r) => {
                     let _ = reply.send(r.map(|done| done.is_some()));
                 }
             }
@@ -353,6 +407,9 @@ fn store_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Option<String
                 Job::Store { message, .. } => insert(&tx, message).map(Some),
                 Job::Record { id, attempt, .. } => {
                     super::work::record_in(&tx, id, attempt).map(|done| done.then(String::new))
+                }
+                Job::Expand { id, expansions, .. } => {
+                    super::work::expand_in(&tx, id, expansions).map(|()| None)
                 }
             });
         match result {
@@ -467,7 +524,9 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, QueueError> {
         .collect::<Result<_, _>>()
         .map_err(db)?;
     let mut rstmt = conn
-        .prepare("SELECT address FROM recipients WHERE message_id = ?1 ORDER BY idx")
+        .prepare(
+            "SELECT address FROM recipients WHERE message_id = ?1 AND state = 'pending' ORDER BY idx",
+        )
         .map_err(db)?;
     for m in &mut out {
         m.recipients = rstmt

@@ -39,6 +39,29 @@ pub struct PendingRecipient {
     pub notify: Option<String>,
     pub attempts: u32,
     pub last_reply: Option<String>,
+    /// Set for an alias expansion's target: the idx it came from.
+    pub parent: Option<u32>,
+    /// The alias (list) that named this target.
+    pub alias: Option<String>,
+    /// Whose rights a program or file target runs with (empty or None:
+    /// DefaultUser).
+    pub run_as: Option<String>,
+}
+
+/// An alias expansion to record: the targets `parent` expanded to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expansion {
+    pub parent: u32,
+    pub children: Vec<Child>,
+}
+
+/// One target of an expansion, in the queue's notation: `|command`,
+/// `/file`, `\user` (a mailbox, not expanded again), `user@domain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Child {
+    pub address: String,
+    pub alias: Option<String>,
+    pub run_as: Option<String>,
 }
 
 /// What became of one recipient in one attempt.
@@ -145,8 +168,8 @@ impl WorkDb {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT idx, address, orcpt, notify, attempts, last_reply FROM recipients
-                 WHERE message_id = ?1 AND state = 'pending' ORDER BY idx",
+                "SELECT idx, address, orcpt, notify, attempts, last_reply, parent, alias, run_as
+                 FROM recipients WHERE message_id = ?1 AND state = 'pending' ORDER BY idx",
             )
             .map_err(|e| self.fail(e))?;
         work.recipients = stmt
@@ -158,6 +181,9 @@ impl WorkDb {
                     notify: r.get(3)?,
                     attempts: r.get(4)?,
                     last_reply: r.get(5)?,
+                    parent: r.get(6)?,
+                    alias: r.get(7)?,
+                    run_as: r.get(8)?,
                 })
             })
             .and_then(|rows| rows.collect())
@@ -203,7 +229,8 @@ impl WorkDb {
 
     /// Makes every waiting message due now (ETRN, `-q` by hand); with a
     /// domain, only messages with a pending recipient there (and, with
-    /// `subdomains`, below it). Returns how many.
+    /// `subdomains`, below it), or an alias there whose targets are
+    /// pending. Returns how many.
     pub fn hurry(&mut self, domain: Option<&str>, subdomains: bool) -> Result<usize, QueueError> {
         let n = match domain {
             None => self.conn.execute(
@@ -212,7 +239,7 @@ impl WorkDb {
             ),
             Some(d) => self.conn.execute(
                 "UPDATE messages SET next_attempt = 0 WHERE state = 'queued' AND id IN
-                 (SELECT message_id FROM recipients WHERE state = 'pending'
+                 (SELECT message_id FROM recipients WHERE state IN ('pending', 'expanded')
                   AND (lower(address) LIKE '%@' || lower(?1) ESCAPE '\\'
                        OR (?2 AND lower(address) LIKE '%@%.' || lower(?1) ESCAPE '\\')))",
                 params![escape_like(d), subdomains],
@@ -279,6 +306,47 @@ fn record_outcomes(
         )?;
     }
     Ok(done)
+}
+
+/// The statements of [`super::Queue::expand`]: targets get the next free
+/// idx numbers and their parent's NOTIFY and ORCPT.
+pub(crate) fn expand_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    expansions: &[Expansion],
+) -> Result<(), String> {
+    let sql = |e: rusqlite::Error| e.to_string();
+    let mut next: i64 = tx
+        .query_row(
+            "SELECT coalesce(max(idx), -1) + 1 FROM recipients WHERE message_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .map_err(sql)?;
+    for e in expansions {
+        let changed = tx
+            .execute(
+                "UPDATE recipients SET state = 'expanded', attempts = attempts + 1
+                 WHERE message_id = ?1 AND idx = ?2 AND state = 'pending'",
+                params![id, e.parent],
+            )
+            .map_err(sql)?;
+        if changed != 1 {
+            // Expanded before (a repeated job): nothing to add.
+            continue;
+        }
+        for c in &e.children {
+            tx.execute(
+                "INSERT INTO recipients (message_id, idx, address, orcpt, notify, parent, alias, run_as)
+                 SELECT ?1, ?2, ?3, orcpt, notify, ?4, ?5, ?6 FROM recipients
+                 WHERE message_id = ?1 AND idx = ?4",
+                params![id, next, c.address, e.parent, c.alias, c.run_as],
+            )
+            .map_err(sql)?;
+            next += 1;
+        }
+    }
+    Ok(())
 }
 
 /// `d` with LIKE's wildcards taken literally.
@@ -375,6 +443,67 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expansions_become_recipients_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let id = q
+            .commit(message(&["list@localhost", "b@y.example"]))
+            .await
+            .unwrap();
+        let child = |a: &str| Child {
+            address: a.into(),
+            alias: Some("list".into()),
+            run_as: None,
+        };
+        let expansion = Expansion {
+            parent: 0,
+            children: vec![child("\\bob"), child("|cat"), child("/tmp/f")],
+        };
+        q.expand(&id, vec![expansion.clone()]).await.unwrap();
+        // Repeated (a retried job): nothing more is added.
+        q.expand(&id, vec![expansion]).await.unwrap();
+        let db = WorkDb::open(dir.path()).unwrap();
+        let w = db.load(&id).unwrap().unwrap();
+        let got: Vec<(u32, &str, Option<u32>)> = w
+            .recipients
+            .iter()
+            .map(|r| (r.idx, r.address.as_str(), r.parent))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, "b@y.example", None),
+                (2, "\\bob", Some(0)),
+                (3, "|cat", Some(0)),
+                (4, "/tmp/f", Some(0))
+            ]
+        );
+        assert_eq!(
+            w.recipients[1].notify.as_deref(),
+            Some("FAILURE,DELAY"),
+            "the parent's NOTIFY"
+        );
+        assert_eq!(w.recipients[1].alias.as_deref(), Some("list"));
+        // The targets finish the message; the expanded parent does not
+        // hold it.
+        let all: Vec<(u32, Outcome)> = [1, 2, 3, 4]
+            .iter()
+            .map(|&i| (i, Outcome::Delivered("ok".into())))
+            .collect();
+        let done = q
+            .record(
+                &id,
+                Attempt {
+                    outcomes: all,
+                    ..Attempt::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(done);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hurry_by_domain() {
         let dir = tempfile::tempdir().unwrap();
         let q = Queue::open(dir.path()).unwrap();
@@ -425,6 +554,6 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, 3);
     }
 }
