@@ -246,23 +246,21 @@ impl Runner {
                 Some((i, request))
             })
             .collect();
-        if !local.is_empty() {
-            let agent = self.agent.clone();
-            let replies = tokio::task::spawn_blocking(move || {
-                local
-                    .into_iter()
-                    .map(|(i, req)| (i, agent.call(&req)))
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            for (i, reply) in replies {
-                results[i] = Some(match reply {
-                    Reply::Delivered(t) => Outcome::Delivered(t),
-                    Reply::Retry(t) => Outcome::Deferred(t),
-                    Reply::Bounce(t) => Outcome::Failed(t),
-                });
-            }
+        // All of this message's requests go at once; the agent batches
+        // them with other messages' (one lock and fsync per mailbox).
+        let pending: Vec<(usize, _)> = local
+            .into_iter()
+            .map(|(i, req)| (i, self.agent.submit(req)))
+            .collect();
+        for (i, rx) in pending {
+            let reply = rx
+                .await
+                .unwrap_or_else(|_| Reply::Retry("451 4.3.0 delivery agent: no reply".into()));
+            results[i] = Some(match reply {
+                Reply::Delivered(t) => Outcome::Delivered(t),
+                Reply::Retry(t) => Outcome::Deferred(t),
+                Reply::Bounce(t) => Outcome::Failed(t),
+            });
         }
 
         // SMTP legs, one delivery per (mailer, host).

@@ -167,11 +167,18 @@ impl Reply {
     }
 }
 
-/// The daemon's end of the socket to a running agent.
+/// The daemon's end of the socket to a running agent. Requests from any
+/// task go to one pump thread, which sends every request waiting as one
+/// pipelined batch and hands each reply back to its caller.
 pub struct Agent {
-    conn: Mutex<UnixStream>,
+    tx: Mutex<std::sync::mpsc::Sender<Call>>,
     pub pid: u32,
 }
+
+type Call = (Request, tokio::sync::oneshot::Sender<Reply>);
+
+/// The most requests sent before their replies are read.
+const MAX_PIPELINE: usize = 256;
 
 impl Agent {
     /// Starts the agent: this same program with `--delivery-agent` and the
@@ -209,29 +216,72 @@ impl Agent {
             })
             .spawn()
             .map_err(|e| format!("cannot start the delivery agent: {e}"))?;
+        let (tx, rx) = std::sync::mpsc::channel::<Call>();
+        std::thread::Builder::new()
+            .name("agent-pump".into())
+            .spawn(move || pump(ours, rx))
+            .map_err(|e| format!("delivery agent: {e}"))?;
         Ok(Agent {
-            conn: Mutex::new(ours),
+            tx: Mutex::new(tx),
             pid: child.id(),
         })
     }
 
-    /// One request, one reply. Blocking: call it from a blocking thread.
-    /// A broken agent is a temporary failure: the mail stays queued.
-    pub fn call(&self, request: &Request) -> Reply {
-        let mut conn = match self.conn.lock() {
-            Ok(c) => c,
+    /// Queues a request; the reply comes on the receiver. A broken agent
+    /// answers with a temporary failure: the mail stays queued.
+    pub fn submit(&self, request: Request) -> tokio::sync::oneshot::Receiver<Reply> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let tx = match self.tx.lock() {
+            Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let result = request
-            .encode()
-            .send(&mut *conn)
-            .and_then(|()| wire::receive(&mut *conn))
-            .and_then(|frame| {
-                frame
-                    .ok_or_else(|| std::io::Error::other("the delivery agent has exited"))
-                    .and_then(Reply::decode)
-            });
-        result.unwrap_or_else(|e| Reply::Retry(format!("451 4.3.0 delivery agent: {e}")))
+        if let Err(std::sync::mpsc::SendError((_, reply))) = tx.send((request, reply)) {
+            let _ = reply.send(Reply::Retry(
+                "451 4.3.0 delivery agent: it has stopped".into(),
+            ));
+        }
+        rx
+    }
+}
+
+/// Sends the waiting requests, reads their replies in order, answers the
+/// callers. After an error the connection's state is unknown: every later
+/// request fails (temporarily) with that error.
+fn pump(mut conn: UnixStream, rx: std::sync::mpsc::Receiver<Call>) {
+    let mut broken: Option<String> = None;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_PIPELINE {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        if broken.is_none() {
+            for (req, _) in &batch {
+                if let Err(e) = req.encode().send(&mut conn) {
+                    broken = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        for (_, reply) in batch {
+            let answer = match &broken {
+                Some(e) => Reply::Retry(format!("451 4.3.0 delivery agent: {e}")),
+                None => match wire::receive(&mut conn).and_then(|frame| {
+                    frame
+                        .ok_or_else(|| std::io::Error::other("the delivery agent has exited"))
+                        .and_then(Reply::decode)
+                }) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        broken = Some(e.to_string());
+                        Reply::Retry(format!("451 4.3.0 delivery agent: {e}"))
+                    }
+                },
+            };
+            let _ = reply.send(answer);
+        }
     }
 }
 

@@ -40,26 +40,84 @@ pub fn serve(config: &Config) -> ExitCode {
     // else in this process owns fd 0.
     let mut conn = unsafe { UnixStream::from_raw_fd(0) };
     loop {
-        let frame = match wire::receive(&mut conn) {
-            Ok(Some(f)) => f,
-            Ok(None) => return ExitCode::SUCCESS,
-            Err(e) => {
+        // One request, then every request already waiting: the daemon
+        // pipelines them, and a batch lets messages for one mailbox share
+        // one lock and one fsync.
+        let mut batch = Vec::new();
+        loop {
+            let frame = match wire::receive(&mut conn) {
+                Ok(Some(f)) => f,
+                Ok(None) if batch.is_empty() => return ExitCode::SUCCESS,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("mtad: delivery agent: {e}; exiting");
+                    return ExitCode::from(70);
+                }
+            };
+            match Request::decode(frame) {
+                Ok(req) => batch.push(req),
+                Err(e) => {
+                    eprintln!("mtad: delivery agent: bad request: {e}; exiting");
+                    return ExitCode::from(70);
+                }
+            }
+            if batch.len() >= MAX_BATCH || !readable_now(&conn) {
+                break;
+            }
+        }
+        for reply in handle_batch(&ctx, &batch) {
+            if let Err(e) = reply.encode().send(&mut conn) {
                 eprintln!("mtad: delivery agent: {e}; exiting");
                 return ExitCode::from(70);
             }
-        };
-        let reply = match Request::decode(frame) {
-            Ok(req) => handle(&ctx, &req),
-            Err(e) => {
-                eprintln!("mtad: delivery agent: bad request: {e}; exiting");
-                return ExitCode::from(70);
-            }
-        };
-        if let Err(e) = reply.encode().send(&mut conn) {
-            eprintln!("mtad: delivery agent: {e}; exiting");
-            return ExitCode::from(70);
         }
     }
+}
+
+/// The most requests handled as one batch.
+const MAX_BATCH: usize = 256;
+
+/// Whether more is waiting to be read, without blocking.
+fn readable_now(conn: &UnixStream) -> bool {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(
+        conn.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// Handles a batch; replies in the order of the requests. Mailbox
+/// requests for the same user are appended together.
+pub fn handle_batch(ctx: &Context, batch: &[Request]) -> Vec<Reply> {
+    let mut replies: Vec<Option<Reply>> = vec![None; batch.len()];
+    let mut by_user: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, req) in batch.iter().enumerate() {
+        if let Request::Mailbox { user, .. } = req {
+            match by_user.iter_mut().find(|(u, _)| *u == user.as_str()) {
+                Some((_, list)) => list.push(i),
+                None => by_user.push((user, vec![i])),
+            }
+        }
+    }
+    for (user, list) in by_user.iter().filter(|(_, l)| l.len() > 1) {
+        let messages: Vec<&Message> = list
+            .iter()
+            .filter_map(|&i| match &batch[i] {
+                Request::Mailbox { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect();
+        let reply = mailbox(ctx, user, &messages);
+        for &i in list {
+            replies[i] = Some(reply.clone());
+        }
+    }
+    batch
+        .iter()
+        .zip(replies)
+        .map(|(req, done)| done.unwrap_or_else(|| handle(ctx, req)))
+        .collect()
 }
 
 /// Mtad.MailSpoolDirectory, absolute (it may be relative to where the
@@ -83,7 +141,6 @@ pub struct Context {
 }
 
 pub fn handle(ctx: &Context, req: &Request) -> Reply {
-    let spool = ctx.spool.as_path();
     let file_user = ctx.default_user.as_ref();
     match req {
         Request::Program {
@@ -112,28 +169,35 @@ pub fn handle(ctx: &Context, req: &Request) -> Reply {
             };
             append_as(as_user, &append(path, message, None, false))
         }
-        Request::Mailbox { user, message } => {
-            if !plain_name(user) {
-                return Reply::Bounce(format!(
-                    "550 5.1.1 {}... not a mailbox name",
-                    user.escape_default()
-                ));
-            }
-            let account = match nix::unistd::User::from_name(user) {
-                Ok(Some(u)) => u,
-                Ok(None) => return Reply::Bounce(format!("550 5.1.1 {user}... User unknown")),
-                Err(e) => return Reply::Retry(format!("451 4.3.0 passwd lookup: {e}")),
-            };
-            let owner = nix::unistd::geteuid()
-                .is_root()
-                .then_some((account.uid, account.gid));
-            let path = spool.join(user);
-            match mbox::append(&append(&path, message, owner, true)) {
-                Ok(_) => Reply::Delivered(format!("250 2.0.0 {user}... Delivered to mailbox")),
-                Err(e) if e.is_temporary() => Reply::Retry(format!("450 4.2.0 {e}")),
-                Err(e) => Reply::Bounce(format!("550 5.2.0 {e}")),
-            }
-        }
+        Request::Mailbox { user, message } => mailbox(ctx, user, &[message]),
+    }
+}
+
+/// Messages for one user's mailbox in the spool, appended together.
+fn mailbox(ctx: &Context, user: &str, messages: &[&Message]) -> Reply {
+    if !plain_name(user) {
+        return Reply::Bounce(format!(
+            "550 5.1.1 {}... not a mailbox name",
+            user.escape_default()
+        ));
+    }
+    let account = match nix::unistd::User::from_name(user) {
+        Ok(Some(u)) => u,
+        Ok(None) => return Reply::Bounce(format!("550 5.1.1 {user}... User unknown")),
+        Err(e) => return Reply::Retry(format!("451 4.3.0 passwd lookup: {e}")),
+    };
+    let owner = nix::unistd::geteuid()
+        .is_root()
+        .then_some((account.uid, account.gid));
+    let path = ctx.spool.join(user);
+    let reqs: Vec<Append<'_>> = messages
+        .iter()
+        .map(|m| append(&path, m, owner, true))
+        .collect();
+    match mbox::append_many(&reqs) {
+        Ok(_) => Reply::Delivered(format!("250 2.0.0 {user}... Delivered to mailbox")),
+        Err(e) if e.is_temporary() => Reply::Retry(format!("450 4.2.0 {e}")),
+        Err(e) => Reply::Bounce(format!("550 5.2.0 {e}")),
     }
 }
 

@@ -75,6 +75,17 @@ impl MboxError {
 
 /// Appends one message; returns the number of bytes written.
 pub fn append(req: &Append<'_>) -> Result<u64, MboxError> {
+    append_many(std::slice::from_ref(req))
+}
+
+/// Appends several messages to one mailbox (the first request's mailbox,
+/// owner and locking apply) under one lock and with one fsync: all are
+/// there, or none. The delivery agent batches the messages that arrive
+/// together for one user this way; each fsync is a disk round trip.
+pub fn append_many(reqs: &[Append<'_>]) -> Result<u64, MboxError> {
+    let Some(req) = reqs.first() else {
+        return Ok(0);
+    };
     let path = req.mailbox;
     let io = |error: std::io::Error| MboxError::Io {
         path: path.to_path_buf(),
@@ -118,7 +129,10 @@ pub fn append(req: &Append<'_>) -> Result<u64, MboxError> {
     }
     lock_fcntl(&file, path, deadline)?;
     let start = file.metadata().map_err(io)?.len();
-    let text = render(req);
+    let mut text = Vec::new();
+    for r in reqs {
+        text.extend_from_slice(&render(r));
+    }
     let written = file
         .write_all(&text)
         .and_then(|()| file.sync_all())
@@ -321,6 +335,18 @@ mod tests {
         let text = String::from_utf8(render(&r)).unwrap();
         assert!(text.starts_with("From MAILER-DAEMON "), "{text}");
         assert!(text.ends_with("Subject: hi\n\n\n"), "{text}");
+    }
+
+    #[test]
+    fn a_batch_is_one_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let mbox = dir.path().join("bob");
+        let n = append_many(&[req(&mbox, b"one\r\n"), req(&mbox, b"two\r\n")]).unwrap();
+        let text = std::fs::read_to_string(&mbox).unwrap();
+        assert_eq!(n as usize, text.len());
+        assert_eq!(text.matches("\nFrom alice@").count() + 1, 2, "{text}");
+        assert!(text.contains("\none\n\nFrom alice@"), "{text}");
+        assert_eq!(append_many(&[]).unwrap(), 0);
     }
 
     #[test]
