@@ -369,3 +369,67 @@ fn a_retry_after_a_partial_failure_delivers_only_what_is_left() {
         "the mailbox got it once, not again on the retry"
     );
 }
+
+#[test]
+fn a_safe_forward_file_is_followed_and_an_unsafe_one_ignored() {
+    let (user, uid) = recipient();
+    let fwd = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(fwd.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let forward_path = format!("{}/$u.forward", fwd.path().display());
+    let s = start(&[&format!("ForwardPath={forward_path}")]);
+    let file = fwd.path().join(format!("{user}.forward"));
+    let out = s.files.join("fwd.out");
+    std::fs::write(
+        &file,
+        format!(
+            "# keep a copy, and run a program as me\n\\{user}, \"|id -u > {o}.uid; cat > {o}\"\n",
+            o = out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(uid)), None).unwrap();
+
+    let send = |subject: &str| {
+        let mut c = Client::connect(s.daemon.port);
+        expect!(c.reply(), "220");
+        expect!(c.cmd("EHLO client.example"), "250");
+        expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
+        expect!(c.cmd(&format!("RCPT TO:<{user}@localhost>")), "250");
+        expect!(c.cmd("DATA"), "354");
+        expect!(
+            c.cmd(&format!("Subject: {subject}\r\n\r\nbody\r\n.")),
+            "250 2.0.0"
+        );
+    };
+    send("forwarded");
+    let got = wait_for(&s.spool.join(&user), 1);
+    assert_eq!(got[0].0, "forwarded");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&out).is_ok_and(|t| t.contains("Subject: forwarded")) {
+        assert!(Instant::now() < deadline, "{}", s.daemon.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ran_as: u32 = std::fs::read_to_string(format!("{}.uid", out.display()))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(ran_as, uid, "a .forward's program runs as its owner");
+
+    // Group-writable: unsafe, ignored; the mail goes to the mailbox only.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    send("not forwarded");
+    let got = wait_for(&s.spool.join(&user), 2);
+    assert_eq!(got[1].0, "not forwarded");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!out.exists(), "the unsafe .forward was not used");
+    assert!(
+        s.daemon
+            .stderr()
+            .contains("is group- or world-writable; ignored"),
+        "{}",
+        s.daemon.stderr()
+    );
+}

@@ -15,14 +15,14 @@
 //! `error` fails the recipient with the text the route gave.
 
 use crate::agent::{Agent, Message, Reply, Request};
-use crate::aliases::{ExpandError, Target};
+use crate::aliases::{ExpandError, Member, Target};
 use crate::deliver::dsn::{self, Action, Entry};
 use crate::deliver::remote::{self, Remote};
 use crate::deliver::smtp::{self, EnvelopeRecipient};
 use crate::queue::work::{Attempt, Child, Expansion, Outcome, PendingRecipient, Work, WorkDb};
 use crate::route::Router;
 use crate::server::Shared;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +30,9 @@ use std::time::Duration;
 /// up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: i64 = 5 * 60;
 const MAX_BACKOFF: i64 = 4 * 3600;
+
+/// How many .forward files deep forwarding is followed.
+const MAX_FORWARD_DEPTH: usize = 5;
 
 /// Messages taken per look at the queue.
 const BATCH: usize = 200;
@@ -190,7 +193,7 @@ impl Runner {
 
         // Alias expansions first, made durable before anything is
         // delivered: a retry then delivers only the targets still pending.
-        let expansions = self.expansions(&work);
+        let (expansions, unreadable) = self.expansions(&work).await;
         if !expansions.is_empty() {
             self.shared
                 .queue
@@ -212,6 +215,10 @@ impl Runner {
         // Each recipient's legs.
         let mut legs: Vec<(usize, Leg)> = Vec::new();
         for (pos, r) in work.recipients.iter().enumerate() {
+            if let Some(o) = unreadable.get(&r.idx) {
+                legs.push((pos, Leg::Done(o.clone())));
+                continue;
+            }
             for leg in self.plan(r) {
                 legs.push((pos, leg));
             }
@@ -260,6 +267,9 @@ impl Runner {
                 Reply::Delivered(t) => Outcome::Delivered(t),
                 Reply::Retry(t) => Outcome::Deferred(t),
                 Reply::Bounce(t) => Outcome::Failed(t),
+                Reply::Found(..) | Reply::NotFound(_) => {
+                    Outcome::Deferred("451 4.3.0 delivery agent: unexpected reply".into())
+                }
             });
         }
 
@@ -412,16 +422,18 @@ impl Runner {
     }
 
     /// The expansions to record for this attempt: each envelope recipient
-    /// that is a local alias for anything other than itself. Targets
-    /// already among the message's recipients, or named twice, are left
-    /// out (sendmail's duplicate suppression).
-    fn expansions(&self, work: &Work) -> Vec<Expansion> {
+    /// that is a local alias for anything other than itself, or a user
+    /// with a .forward. Targets already among the message's recipients,
+    /// or named twice, are left out (sendmail's duplicate suppression).
+    /// Recipients whose .forward could not be read get a deferral instead.
+    async fn expansions(&self, work: &Work) -> (Vec<Expansion>, HashMap<u32, Outcome>) {
         let mut seen: HashSet<String> = work
             .recipients
             .iter()
             .map(|r| r.address.to_ascii_lowercase())
             .collect();
         let mut out = Vec::new();
+        let mut failed = HashMap::new();
         for r in work.recipients.iter().filter(|r| r.parent.is_none()) {
             let Ok(dest) = self.router.route(&r.address) else {
                 continue;
@@ -432,35 +444,20 @@ impl Runner {
             let Ok(targets) = self.shared.policy.expand(&dest.user) else {
                 continue;
             };
-            let trivial = matches!(targets.as_slice(),
-                [Target::Local(u)] if u.eq_ignore_ascii_case(&dest.user));
-            if trivial || targets.is_empty() {
+            let children = match self.resolve_forwards(&dest.user, targets).await {
+                Ok(c) => c,
+                Err(e) => {
+                    failed.insert(r.idx, Outcome::Deferred(e));
+                    continue;
+                }
+            };
+            let trivial = matches!(children.as_slice(),
+                [c] if c.address.strip_prefix('\\').is_some_and(|u| u.eq_ignore_ascii_case(&dest.user)));
+            if trivial || children.is_empty() {
                 continue;
             }
-            let children: Vec<Child> = targets
+            let children: Vec<Child> = children
                 .into_iter()
-                .map(|t| match t {
-                    Target::Local(name) => Child {
-                        address: format!("\\{name}"),
-                        alias: Some(dest.user.clone()),
-                        run_as: None,
-                    },
-                    Target::Remote(a) => Child {
-                        address: a,
-                        alias: Some(dest.user.clone()),
-                        run_as: None,
-                    },
-                    Target::Program { command, alias } => Child {
-                        address: format!("|{command}"),
-                        alias: Some(alias),
-                        run_as: None,
-                    },
-                    Target::File { path, alias } => Child {
-                        address: path.display().to_string(),
-                        alias: Some(alias),
-                        run_as: None,
-                    },
-                })
                 .filter(|c| seen.insert(c.address.to_ascii_lowercase()))
                 .collect();
             out.push(Expansion {
@@ -468,7 +465,139 @@ impl Runner {
                 children,
             });
         }
-        out
+        (out, failed)
+    }
+
+    /// An alias expansion's targets as queue recipients, each local user
+    /// replaced by what their .forward says (followed through other users'
+    /// .forward files up to [`MAX_FORWARD_DEPTH`] deep). `name` is the
+    /// alias (or user) expanded.
+    async fn resolve_forwards(
+        &self,
+        name: &str,
+        targets: Vec<Target>,
+    ) -> Result<Vec<Child>, String> {
+        let mut out: Vec<Child> = Vec::new();
+        let mut stack: Vec<(Target, usize, Option<String>)> = targets
+            .into_iter()
+            .rev()
+            .map(|t| (t, 0, Some(name.to_string())))
+            .collect();
+        let mut visited = HashSet::new();
+        while let Some((target, depth, alias)) = stack.pop() {
+            let child = |address: String, run_as: Option<String>| Child {
+                address,
+                alias: alias.clone(),
+                run_as,
+            };
+            match target {
+                Target::Mailbox(u) => out.push(child(format!("\\{u}"), None)),
+                Target::Remote(a) => out.push(child(a, None)),
+                Target::Program { command, alias: a } => out.push(Child {
+                    address: format!("|{command}"),
+                    alias: Some(a),
+                    run_as: None,
+                }),
+                Target::File { path, alias: a } => out.push(Child {
+                    address: path.display().to_string(),
+                    alias: Some(a),
+                    run_as: None,
+                }),
+                Target::Local(user) => {
+                    let (base, detail) = user.split_once('+').unwrap_or((&user, ""));
+                    if depth >= MAX_FORWARD_DEPTH || !visited.insert(base.to_ascii_lowercase()) {
+                        out.push(child(format!("\\{user}"), None));
+                        continue;
+                    }
+                    let reply = self
+                        .agent
+                        .submit(Request::Forward {
+                            user: base.to_string(),
+                            detail: detail.to_string(),
+                        })
+                        .await
+                        .unwrap_or_else(|_| {
+                            Reply::Retry("451 4.3.0 delivery agent: no reply".into())
+                        });
+                    let text = match reply {
+                        Reply::Found(path, text) => {
+                            eprintln!("mtad: forwarding {user} through {path}");
+                            text
+                        }
+                        Reply::NotFound(why) => {
+                            if !why.is_empty() {
+                                eprintln!("mtad: warning: {why}");
+                            }
+                            out.push(child(format!("\\{user}"), None));
+                            continue;
+                        }
+                        Reply::Retry(t) | Reply::Bounce(t) => return Err(t),
+                        Reply::Delivered(t) => {
+                            return Err(format!("451 4.3.0 unexpected reply: {t}"));
+                        }
+                    };
+                    let members = crate::deliver::forward::members(&text);
+                    if members.is_empty() {
+                        out.push(child(format!("\\{user}"), None));
+                        continue;
+                    }
+                    let owner = Some(base.to_string());
+                    for m in members.into_iter().rev() {
+                        match m {
+                            Member::NoAlias(u) => {
+                                stack.push((Target::Mailbox(u), depth + 1, owner.clone()))
+                            }
+                            // Programs and files a .forward names run
+                            // with its owner's rights.
+                            Member::Program(c) => out.push(Child {
+                                address: format!("|{c}"),
+                                alias: owner.clone(),
+                                run_as: owner.clone(),
+                            }),
+                            Member::File(p) => out.push(Child {
+                                address: p.display().to_string(),
+                                alias: owner.clone(),
+                                run_as: owner.clone(),
+                            }),
+                            Member::Include(p) => {
+                                eprintln!(
+                                    "mtad: warning: {user}'s .forward: :include:{} is not supported in .forward files; ignored",
+                                    p.display()
+                                );
+                            }
+                            Member::Address(a) => {
+                                let is_self = a
+                                    .split('@')
+                                    .next()
+                                    .is_some_and(|l| l.eq_ignore_ascii_case(base))
+                                    && matches!(self.router.route(&a), Ok(d) if d.mailer == "local");
+                                if is_self {
+                                    stack.push((
+                                        Target::Mailbox(user.clone()),
+                                        depth + 1,
+                                        owner.clone(),
+                                    ));
+                                    continue;
+                                }
+                                match self.router.route(&a) {
+                                    Ok(d) if d.mailer == "local" => {
+                                        let more =
+                                            self.shared.policy.expand(&d.user).map_err(|e| {
+                                                format!("451 4.3.0 {user}'s .forward: {e}")
+                                            })?;
+                                        for t in more.into_iter().rev() {
+                                            stack.push((t, depth + 1, owner.clone()));
+                                        }
+                                    }
+                                    _ => out.push(child(a, None)),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Where one recipient goes: an envelope recipient through routing and
@@ -498,7 +627,7 @@ impl Runner {
         targets
             .into_iter()
             .map(|t| match t {
-                Target::Local(name) => Leg::Mailbox(name),
+                Target::Local(name) | Target::Mailbox(name) => Leg::Mailbox(name),
                 other => Leg::Done(Outcome::Deferred(format!(
                     "451 4.3.0 the alias changed during delivery ({other:?}); trying again"
                 ))),

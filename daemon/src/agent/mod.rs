@@ -36,6 +36,10 @@ pub enum Request {
         recipient: String,
         message: Message,
     },
+    /// The text of a local user's .forward, where ForwardPath (the
+    /// agent's own reading) says, if one is there and safe. `detail` is the
+    /// `+detail` of the address, for `$h`.
+    Forward { user: String, detail: String },
 }
 
 /// The message a request delivers, as the mbox writer takes it.
@@ -77,11 +81,19 @@ pub enum Reply {
     Retry(String),
     /// A permanent failure: the recipient bounces.
     Bounce(String),
+    /// For [`Request::Forward`]: the file's path and text.
+    Found(String, String),
+    /// For [`Request::Forward`]: no usable .forward; why others were
+    /// ignored, if any were.
+    NotFound(String),
 }
 
 const MAILBOX: u8 = 1;
 const FILE: u8 = 2;
 const PROGRAM: u8 = 3;
+const FORWARD: u8 = 4;
+const FOUND: u8 = 4;
+const NOT_FOUND: u8 = 5;
 const DELIVERED: u8 = 1;
 const RETRY: u8 = 2;
 const BOUNCE: u8 = 3;
@@ -109,6 +121,9 @@ impl Request {
                     .str(sender)
                     .str(recipient),
             ),
+            Request::Forward { user, detail } => {
+                Encoder::default().tag(FORWARD).str(user).str(detail)
+            }
         }
     }
 
@@ -121,6 +136,10 @@ impl Request {
             FILE => Request::File {
                 path: d.str()?,
                 message: Message::decode(&mut d)?,
+            },
+            FORWARD => Request::Forward {
+                user: d.str()?,
+                detail: d.str()?,
             },
             PROGRAM => Request::Program {
                 command: d.str()?,
@@ -143,27 +162,33 @@ impl Request {
 
 impl Reply {
     fn encode(&self) -> Encoder {
-        let (tag, text) = match self {
-            Reply::Delivered(t) => (DELIVERED, t),
-            Reply::Retry(t) => (RETRY, t),
-            Reply::Bounce(t) => (BOUNCE, t),
-        };
-        Encoder::default().tag(tag).str(text)
+        match self {
+            Reply::Delivered(t) => Encoder::default().tag(DELIVERED).str(t),
+            Reply::Retry(t) => Encoder::default().tag(RETRY).str(t),
+            Reply::Bounce(t) => Encoder::default().tag(BOUNCE).str(t),
+            Reply::Found(path, text) => Encoder::default().tag(FOUND).str(path).str(text),
+            Reply::NotFound(t) => Encoder::default().tag(NOT_FOUND).str(t),
+        }
     }
 
     fn decode(mut d: wire::Decoder) -> std::io::Result<Reply> {
         let tag = d.tag()?;
         let text = d.str()?;
+        let reply = match tag {
+            DELIVERED => Reply::Delivered(text),
+            RETRY => Reply::Retry(text),
+            BOUNCE => Reply::Bounce(text),
+            FOUND => Reply::Found(text, d.str()?),
+            NOT_FOUND => Reply::NotFound(text),
+            t => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("unknown reply {t}"),
+                ));
+            }
+        };
         d.finish()?;
-        match tag {
-            DELIVERED => Ok(Reply::Delivered(text)),
-            RETRY => Ok(Reply::Retry(text)),
-            BOUNCE => Ok(Reply::Bounce(text)),
-            t => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("unknown reply {t}"),
-            )),
-        }
+        Ok(reply)
     }
 }
 
@@ -316,7 +341,11 @@ mod tests {
             recipient: "bob".into(),
             message: Message::default(),
         };
-        for req in [req, file, program] {
+        let forward = Request::Forward {
+            user: "bob".into(),
+            detail: "lists".into(),
+        };
+        for req in [req, file, program, forward] {
             let mut buf = Vec::new();
             req.encode().send(&mut buf).unwrap();
             let back = Request::decode(wire::receive(&mut &buf[..]).unwrap().unwrap()).unwrap();
@@ -326,6 +355,8 @@ mod tests {
             Reply::Delivered("250 ok".into()),
             Reply::Retry("451 later".into()),
             Reply::Bounce("550 no".into()),
+            Reply::Found("/home/bob/.forward".into(), "bob@x\n".into()),
+            Reply::NotFound("".into()),
         ] {
             let mut buf = Vec::new();
             reply.encode().send(&mut buf).unwrap();

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// sendmail's ForwardPath when the config has none.
+pub const DEFAULT_FORWARD_PATH: &str = "$z/.forward";
+
 /// Where mailboxes are when the config does not say.
 pub const DEFAULT_SPOOL: &str = "/var/mail";
 
@@ -20,6 +23,11 @@ pub fn serve(config: &Config) -> ExitCode {
         spool: spool_dir(config),
         default_user: crate::privilege::default_user(config).ok(),
         prog: config.mailer("prog").cloned(),
+        forward_path: match config.option("ForwardPath") {
+            Some(_) => config.text("ForwardPath").unwrap_or_default(),
+            None => DEFAULT_FORWARD_PATH.to_string(),
+        },
+        host: crate::settings::host_name(config).0,
     };
     let spool = &ctx.spool;
     if !spool.exists() {
@@ -138,6 +146,10 @@ pub struct Context {
     pub default_user: Option<(String, nix::unistd::Uid, nix::unistd::Gid)>,
     /// The prog mailer, for `|command`.
     pub prog: Option<cfparser::model::Mailer>,
+    /// ForwardPath (empty: no .forward files).
+    pub forward_path: String,
+    /// `$j`, for `$w` in ForwardPath.
+    pub host: String,
 }
 
 pub fn handle(ctx: &Context, req: &Request) -> Reply {
@@ -170,6 +182,26 @@ pub fn handle(ctx: &Context, req: &Request) -> Reply {
             append_as(as_user, &append(path, message, None, false))
         }
         Request::Mailbox { user, message } => mailbox(ctx, user, &[message]),
+        Request::Forward { user, detail } => forward(ctx, user, detail),
+    }
+}
+
+/// A user's .forward, if there is a safe one.
+fn forward(ctx: &Context, user: &str, detail: &str) -> Reply {
+    use crate::deliver::forward::{self, Found};
+    if !plain_name(user) {
+        return Reply::NotFound(String::new());
+    }
+    let account = match nix::unistd::User::from_name(user) {
+        Ok(Some(u)) => u,
+        Ok(None) => return Reply::NotFound(String::new()),
+        Err(e) => return Reply::Retry(format!("451 4.3.0 passwd lookup: {e}")),
+    };
+    let paths = forward::candidates(&ctx.forward_path, &account.dir, user, detail, &ctx.host);
+    match forward::find(&paths, account.uid.as_raw()) {
+        Ok(Found::Text(path, text)) => Reply::Found(path.display().to_string(), text),
+        Ok(Found::Nothing(why)) => Reply::NotFound(why.join("; ")),
+        Err(e) => Reply::Retry(format!("451 4.3.0 cannot read .forward: {e}")),
     }
 }
 
@@ -387,6 +419,8 @@ mod tests {
             spool: dir.path().to_path_buf(),
             default_user: None,
             prog: None,
+            forward_path: String::new(),
+            host: "mail.example".into(),
         };
         let r = handle(
             &ctx,
@@ -400,6 +434,8 @@ mod tests {
             spool: dir.path().to_path_buf(),
             default_user: None,
             prog: None,
+            forward_path: String::new(),
+            host: "mail.example".into(),
         };
         let r = handle(
             &ctx,

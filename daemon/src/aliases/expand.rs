@@ -19,8 +19,11 @@ pub const MAX_DEPTH: usize = 10;
 /// Where mail for an expanded name goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
-    /// A local user's mailbox (`user` or `user+detail`).
+    /// A local user (`user` or `user+detail`): the mailbox, or where the
+    /// user's .forward says.
     Local(String),
+    /// `\user`: the mailbox itself, no .forward.
+    Mailbox(String),
     /// An address at another host, domain lower-cased.
     Remote(String),
     /// A command, from the alias named.
@@ -123,7 +126,7 @@ impl Expander<'_> {
         match m {
             Member::Address(a) => self.address(&a, alias, walk),
             Member::NoAlias(u) => {
-                walk.push(Target::Local(if self.fold {
+                walk.push(Target::Mailbox(if self.fold {
                     u.to_ascii_lowercase()
                 } else {
                     u
@@ -229,7 +232,7 @@ mod tests {
         assert_eq!(
             expand(&a, "root").unwrap(),
             vec![
-                local("root"),
+                Target::Mailbox("root".into()),
                 Target::Remote("admin@elsewhere.example".into())
             ]
         );

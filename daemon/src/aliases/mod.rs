@@ -8,7 +8,7 @@ mod expand;
 mod file;
 
 pub use expand::{ExpandError, Expander, Target};
-pub use file::AliasFile;
+pub use file::{AliasFile, split_members};
 
 use cfparser::Config;
 use cfparser::options::OptionValue;

@@ -5,6 +5,7 @@
 //! (mailboxes are written as their owners) accepts nothing else.
 
 pub mod dsn;
+pub mod forward;
 pub mod mbox;
 pub mod mx;
 pub mod program;

@@ -778,7 +778,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let lines: Vec<String> = targets
             .iter()
             .map(|t| match t {
-                Target::Local(u) => format!("<{u}@{host}>"),
+                Target::Local(u) | Target::Mailbox(u) => format!("<{u}@{host}>"),
                 Target::Remote(a) => format!("<{a}>"),
                 Target::Program { command, .. } => format!("<\"|{command}\">"),
                 Target::File { path, .. } => format!("<{}>", path.display()),
