@@ -102,7 +102,7 @@ fn start(extra: &[&str]) -> Setup {
     std::fs::write(
         files.join("members"),
         format!(
-            "{user}\n\"|id -u > {f}/prog.uid; cat > {f}/prog.msg\"\n{f}/listed.mbox\n",
+            "{user}\n\"|id -u > {f}/prog.uid; cat > {f}/prog.msg\"\n{f}/listed.mbox\n{f}/Maildir/\n",
             f = files.display()
         ),
     )
@@ -290,6 +290,32 @@ fn an_included_list_delivers_to_a_user_a_program_and_a_file() {
     );
     let got = wait_for(&s.files.join("listed.mbox"), 1);
     assert_eq!(got[0].0, "to all");
+    // A target ending in `/` is a Maildir: the message whole in new/.
+    let new = s.files.join("Maildir/new");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_dir(&new).map_or(0, |d| d.count()) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no Maildir delivery: {}",
+            s.daemon.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let file = std::fs::read_dir(&new)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("Subject: to all\n"), "{text}");
+    assert!(text.ends_with("\n\none for everyone\n"), "{text}");
+    assert_eq!(
+        std::fs::read_dir(s.files.join("Maildir/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
     let msg = s.files.join("prog.msg");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !msg.exists() || std::fs::read(&msg).unwrap().is_empty() {

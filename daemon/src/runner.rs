@@ -62,7 +62,11 @@ pub struct Runner {
 #[derive(Debug, Clone)]
 enum Leg {
     Mailbox(String),
-    File(String),
+    /// A file or (ending in `/`) a Maildir; `run_as` as for programs.
+    File {
+        path: String,
+        run_as: String,
+    },
     /// `run_as`: a user name, or empty for DefaultUser.
     Program {
         command: String,
@@ -237,8 +241,9 @@ impl Runner {
                         user: user.split('+').next().unwrap_or(user).to_string(),
                         message: (*message).clone(),
                     },
-                    Leg::File(path) => Request::File {
+                    Leg::File { path, run_as } => Request::File {
                         path: path.clone(),
+                        user: run_as.clone(),
                         message: (*message).clone(),
                     },
                     Leg::Program { command, run_as } => Request::Program {
@@ -368,7 +373,7 @@ impl Runner {
             };
             let relay = mine.iter().find_map(|(leg, _)| match leg {
                 Leg::Smtp { mailer, host, .. } => Some(format!(", mailer={mailer}, relay={host}")),
-                Leg::Mailbox(_) | Leg::File(_) => Some(", mailer=local".into()),
+                Leg::Mailbox(_) | Leg::File { .. } => Some(", mailer=local".into()),
                 Leg::Program { .. } => Some(", mailer=prog".into()),
                 Leg::Done(_) => None,
             });
@@ -644,7 +649,10 @@ impl Runner {
             };
         }
         if address.starts_with('/') {
-            return Leg::File(address.to_string());
+            return Leg::File {
+                path: address.to_string(),
+                run_as: run_as.to_string(),
+            };
         }
         if let Some(user) = address.strip_prefix('\\') {
             return Leg::Mailbox(user.to_string());

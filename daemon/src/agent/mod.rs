@@ -23,9 +23,14 @@ use wire::Encoder;
 pub enum Request {
     /// Append to the mbox of a local user (a passwd name, no `+detail`).
     Mailbox { user: String, message: Message },
-    /// Append to a file an alias names (`/path`), in mbox form, as
-    /// DefaultUser (the agent's own reading of it, not the request's).
-    File { path: String, message: Message },
+    /// Append to a file an alias or .forward names (`/path`), in mbox
+    /// form, or deliver into a Maildir (`/path/`), as `user` (empty:
+    /// DefaultUser, the agent's own reading of it; never root).
+    File {
+        path: String,
+        user: String,
+        message: Message,
+    },
     /// Run a command an alias names (`|command`) through the config's
     /// prog mailer, as `user` (empty: DefaultUser), the message on stdin.
     /// `sender` and `recipient` reach it in the environment only.
@@ -104,9 +109,11 @@ impl Request {
             Request::Mailbox { user, message } => {
                 message.encode(Encoder::default().tag(MAILBOX).str(user))
             }
-            Request::File { path, message } => {
-                message.encode(Encoder::default().tag(FILE).str(path))
-            }
+            Request::File {
+                path,
+                user,
+                message,
+            } => message.encode(Encoder::default().tag(FILE).str(path).str(user)),
             Request::Program {
                 command,
                 user,
@@ -135,6 +142,7 @@ impl Request {
             },
             FILE => Request::File {
                 path: d.str()?,
+                user: d.str()?,
                 message: Message::decode(&mut d)?,
             },
             FORWARD => Request::Forward {
@@ -328,6 +336,7 @@ mod tests {
         };
         let file = Request::File {
             path: "/var/log/copy".into(),
+            user: "".into(),
             message: Message {
                 sender: "a@b".into(),
                 body: b"x".to_vec(),

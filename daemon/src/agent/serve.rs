@@ -162,7 +162,12 @@ pub fn handle(ctx: &Context, req: &Request) -> Reply {
             recipient,
             message,
         } => program(ctx, command, user, sender, recipient, message),
-        Request::File { path, message } => {
+        Request::File {
+            path,
+            user,
+            message,
+        } => {
+            let shown = path.clone();
             let path = Path::new(path);
             if !path.is_absolute() {
                 return Reply::Bounce(format!(
@@ -170,16 +175,48 @@ pub fn handle(ctx: &Context, req: &Request) -> Reply {
                     path.display()
                 ));
             }
-            let as_user = match (nix::unistd::geteuid().is_root(), file_user) {
-                (false, _) => None,
-                (true, Some((_, uid, gid))) => Some((*uid, *gid)),
-                (true, None) => {
-                    return Reply::Retry(
-                        "451 4.3.0 DefaultUser names no user to write files as".into(),
-                    );
+            let as_user = if !nix::unistd::geteuid().is_root() {
+                None
+            } else if user.is_empty() {
+                match file_user {
+                    Some((_, uid, gid)) => Some((*uid, *gid)),
+                    None => {
+                        return Reply::Retry(
+                            "451 4.3.0 DefaultUser names no user to write files as".into(),
+                        );
+                    }
+                }
+            } else {
+                match nix::unistd::User::from_name(user) {
+                    Ok(Some(u)) if !u.uid.is_root() => Some((u.uid, u.gid)),
+                    Ok(Some(_)) => {
+                        return Reply::Bounce(format!("554 5.3.0 will not write {shown} as root"));
+                    }
+                    Ok(None) => return Reply::Bounce(format!("550 5.1.1 {user}... User unknown")),
+                    Err(e) => return Reply::Retry(format!("451 4.3.0 passwd lookup: {e}")),
                 }
             };
-            append_as(as_user, &append(path, message, None, false))
+            if shown.ends_with('/') {
+                // A directory: Maildir.
+                let host = ctx.host.clone();
+                return as_user_do(as_user, &shown, || {
+                    crate::deliver::maildir::deliver(
+                        path,
+                        &host,
+                        &message.prepend,
+                        &message.headers,
+                        &message.body,
+                    )
+                    .map(|f| format!("Delivered to Maildir as {}", f.display()))
+                    .map_err(|e| (true, format!("Maildir {shown}: {e}")))
+                });
+            }
+            let req = append(path, message, None, false);
+            as_user_do(as_user, &shown, || {
+                mbox::append(&req)
+                    .map(|_| "Appended".to_string())
+                    .map_err(|e| (e.is_temporary(), e.to_string()))
+            })
         }
         Request::Mailbox { user, message } => mailbox(ctx, user, &[message]),
         Request::Forward { user, detail } => forward(ctx, user, detail),
@@ -326,11 +363,16 @@ fn append<'a>(
     }
 }
 
-/// Appends in a child process that has become `as_user` first (when
-/// running as root), so that a file an alias names is written with that
-/// user's rights, never root's. The agent is single-threaded, so forking
-/// here is safe.
-fn append_as(as_user: Option<(nix::unistd::Uid, nix::unistd::Gid)>, req: &Append<'_>) -> Reply {
+/// Runs `work` in a child process that has become `as_user` first (when
+/// running as root), so that a file or Maildir an alias or .forward names
+/// is written with that user's rights, never root's. `work` says
+/// Ok(description) or Err((temporary, why)). The agent is
+/// single-threaded, so forking here is safe.
+fn as_user_do(
+    as_user: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+    shown: &str,
+    work: impl FnOnce() -> Result<String, (bool, String)>,
+) -> Reply {
     use nix::sys::wait::{WaitStatus, waitpid};
     use nix::unistd::{ForkResult, fork};
     use std::io::{Read, Write};
@@ -339,7 +381,7 @@ fn append_as(as_user: Option<(nix::unistd::Uid, nix::unistd::Gid)>, req: &Append
         Err(e) => return Reply::Retry(format!("451 4.3.0 pipe: {e}")),
     };
     // SAFETY: the agent runs no other threads; the child only changes its
-    // ids, appends and exits.
+    // ids, writes and exits.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(rd);
@@ -349,11 +391,14 @@ fn append_as(as_user: Option<(nix::unistd::Uid, nix::unistd::Gid)>, req: &Append
                     let _ = write!(report, "{e}");
                     75
                 }
-                Ok(()) => match mbox::append(req) {
-                    Ok(_) => 0,
-                    Err(e) => {
-                        let _ = write!(report, "{e}");
-                        if e.is_temporary() { 75 } else { 73 }
+                Ok(()) => match work() {
+                    Ok(what) => {
+                        let _ = write!(report, "{what}");
+                        0
+                    }
+                    Err((temporary, why)) => {
+                        let _ = write!(report, "{why}");
+                        if temporary { 75 } else { 73 }
                     }
                 },
             };
@@ -366,10 +411,9 @@ fn append_as(as_user: Option<(nix::unistd::Uid, nix::unistd::Gid)>, req: &Append
             drop(wr);
             let mut why = String::new();
             let _ = std::fs::File::from(rd).read_to_string(&mut why);
-            let shown = req.mailbox.display();
             match waitpid(child, None) {
                 Ok(WaitStatus::Exited(_, 0)) => {
-                    Reply::Delivered(format!("250 2.0.0 {shown}... Appended"))
+                    Reply::Delivered(format!("250 2.0.0 {shown}... {why}"))
                 }
                 Ok(WaitStatus::Exited(_, 73)) => Reply::Bounce(format!("550 5.2.0 {why}")),
                 Ok(other) => Reply::Retry(format!("450 4.2.0 {shown}: {why} ({other:?})")),

@@ -6,6 +6,7 @@
 
 pub mod dsn;
 pub mod forward;
+pub mod maildir;
 pub mod mbox;
 pub mod mx;
 pub mod program;
