@@ -62,6 +62,7 @@ fn dev_variant_differs_only_in_local_settings() {
         "O RunAsUser=",
         "# No RunAsUser",
         "O Mtad.MailSpoolDirectory=",
+        "#O Mtad.MailSpoolDirectory=",
         "O Mtad.LogStderr=",
     ];
     let body = |t: &str| -> Vec<String> {

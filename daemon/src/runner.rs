@@ -238,7 +238,7 @@ impl Runner {
                 let recipient = &work.recipients[*pos].address;
                 let request = match leg {
                     Leg::Mailbox(user) => Request::Mailbox {
-                        user: user.split('+').next().unwrap_or(user).to_string(),
+                        user: user.clone(),
                         message: (*message).clone(),
                     },
                     Leg::File { path, run_as } => Request::File {

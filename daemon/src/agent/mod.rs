@@ -21,7 +21,8 @@ use wire::Encoder;
 /// What the daemon may ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// Append to the mbox of a local user (a passwd name, no `+detail`).
+    /// Append to the mbox of a local user (a passwd name; `user+detail`
+    /// is `user`, the detail going to the local mailer's program as $h).
     Mailbox { user: String, message: Message },
     /// Append to a file an alias or .forward names (`/path`), in mbox
     /// form, or deliver into a Maildir (`/path/`), as `user` (empty:

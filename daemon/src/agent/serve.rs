@@ -28,6 +28,7 @@ pub fn serve(config: &Config) -> ExitCode {
             None => DEFAULT_FORWARD_PATH.to_string(),
         },
         host: crate::settings::host_name(config).0,
+        local_program: external_local(config),
     };
     let spool = &ctx.spool;
     if !spool.exists() {
@@ -102,13 +103,17 @@ pub fn handle_batch(ctx: &Context, batch: &[Request]) -> Vec<Reply> {
     let mut by_user: Vec<(&str, Vec<usize>)> = Vec::new();
     for (i, req) in batch.iter().enumerate() {
         if let Request::Mailbox { user, .. } = req {
-            match by_user.iter_mut().find(|(u, _)| *u == user.as_str()) {
+            let user = user.split('+').next().unwrap_or(user);
+            match by_user.iter_mut().find(|(u, _)| *u == user) {
                 Some((_, list)) => list.push(i),
                 None => by_user.push((user, vec![i])),
             }
         }
     }
-    for (user, list) in by_user.iter().filter(|(_, l)| l.len() > 1) {
+    for (user, list) in by_user
+        .iter()
+        .filter(|(_, l)| l.len() > 1 && ctx.local_program.is_none())
+    {
         let messages: Vec<&Message> = list
             .iter()
             .filter_map(|&i| match &batch[i] {
@@ -150,6 +155,26 @@ pub struct Context {
     pub forward_path: String,
     /// `$j`, for `$w` in ForwardPath.
     pub host: String,
+    /// The local mailer, when mailboxes are its program's job (see
+    /// [`external_local`]).
+    pub local_program: Option<cfparser::model::Mailer>,
+}
+
+/// The local mailer when its P= is a program installed here and
+/// Mtad.MailSpoolDirectory does not ask for mtad's own mbox writer.
+pub fn external_local(config: &Config) -> Option<cfparser::model::Mailer> {
+    if config
+        .text("Mtad.MailSpoolDirectory")
+        .is_some_and(|s| !s.is_empty())
+    {
+        return None;
+    }
+    let local = config.mailer("local")?;
+    use std::os::unix::fs::PermissionsExt;
+    let installed = local.path.starts_with('/')
+        && std::fs::metadata(&local.path)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    installed.then(|| local.clone())
 }
 
 pub fn handle(ctx: &Context, req: &Request) -> Reply {
@@ -218,8 +243,72 @@ pub fn handle(ctx: &Context, req: &Request) -> Reply {
                     .map_err(|e| (e.is_temporary(), e.to_string()))
             })
         }
-        Request::Mailbox { user, message } => mailbox(ctx, user, &[message]),
+        Request::Mailbox { user, message } => match &ctx.local_program {
+            Some(local) => local_program(ctx, local, user, message),
+            None => mailbox(ctx, user, &[message]),
+        },
         Request::Forward { user, detail } => forward(ctx, user, detail),
+    }
+}
+
+/// A mailbox through the local mailer's own program (procmail,
+/// mail.local), as sendmail runs it: A= with `$u` the user and `$h` the
+/// `+detail`, no shell, the message on stdin; as root with flag S (that
+/// program changes to the user itself), else as U= or DefaultUser.
+fn local_program(
+    ctx: &Context,
+    local: &cfparser::model::Mailer,
+    user: &str,
+    message: &Message,
+) -> Reply {
+    use crate::deliver::program::{self, Ran, RunAs};
+    let (base, detail) = user.split_once('+').unwrap_or((user, ""));
+    let run_as = if local.has_flag('S') || !nix::unistd::geteuid().is_root() {
+        None
+    } else {
+        let name = match &local.user {
+            Some(u) => Some(u.user.clone()),
+            None => ctx.default_user.as_ref().map(|d| d.0.clone()),
+        };
+        match name.map(|n| nix::unistd::User::from_name(&n)) {
+            Some(Ok(Some(u))) if !u.uid.is_root() => Some(RunAs {
+                name: u.name,
+                uid: u.uid,
+                gid: u.gid,
+                home: u.dir,
+            }),
+            _ => {
+                return Reply::Retry(format!(
+                    "451 4.3.0 no user to run {} as (U= or DefaultUser)",
+                    local.path
+                ));
+            }
+        }
+    };
+    let argv = program::mailer_argv(local, base, detail, &message.sender, "/");
+    let from_line = format!(
+        "From {} {}",
+        if message.sender.is_empty() {
+            "MAILER-DAEMON"
+        } else {
+            &message.sender
+        },
+        message.date
+    );
+    let input = program::input(
+        local,
+        &from_line,
+        &message.prepend,
+        &message.headers,
+        &message.body,
+    );
+    let env = [("SENDER", message.sender.as_str()), ("RECIPIENT", user)];
+    match program::run(local, &argv, &env, run_as.as_ref(), &input) {
+        Ran::Delivered(_) => {
+            Reply::Delivered(format!("250 2.0.0 {user}... Delivered by {}", local.path))
+        }
+        Ran::Retry(t) => Reply::Retry(t),
+        Ran::Bounce(t) => Reply::Bounce(t),
     }
 }
 
@@ -242,8 +331,10 @@ fn forward(ctx: &Context, user: &str, detail: &str) -> Reply {
     }
 }
 
-/// Messages for one user's mailbox in the spool, appended together.
+/// Messages for one user's mailbox in the spool, appended together
+/// (`user+detail` is `user`'s mailbox).
 fn mailbox(ctx: &Context, user: &str, messages: &[&Message]) -> Reply {
+    let user = user.split('+').next().unwrap_or(user);
     if !plain_name(user) {
         return Reply::Bounce(format!(
             "550 5.1.1 {}... not a mailbox name",
@@ -465,6 +556,7 @@ mod tests {
             prog: None,
             forward_path: String::new(),
             host: "mail.example".into(),
+            local_program: None,
         };
         let r = handle(
             &ctx,
@@ -480,6 +572,7 @@ mod tests {
             prog: None,
             forward_path: String::new(),
             host: "mail.example".into(),
+            local_program: None,
         };
         let r = handle(
             &ctx,

@@ -42,18 +42,31 @@ pub enum Ran {
 /// `$f` the sender, `$h` the host, `$g` the sender, `$z` the home), each
 /// template word one argv element.
 pub fn argv(mailer: &Mailer, command: &str, sender: &str, home: &str) -> Vec<String> {
+    mailer_argv(mailer, command, "", sender, home)
+}
+
+/// A mailer's A= with `$u` the user, `$h` the host (for the local mailer:
+/// the `+detail`), `$f` and `$g` the sender (MAILER-DAEMON for `<>`), `$z`
+/// the home directory; each word one argv element, whatever it holds.
+pub fn mailer_argv(
+    mailer: &Mailer,
+    user: &str,
+    host: &str,
+    sender: &str,
+    home: &str,
+) -> Vec<String> {
     mailer
         .argv
         .iter()
         .map(|word| {
             word.expand(&|name: &cfparser::MacroName| match name.0.as_str() {
-                "u" => Some(command.to_string()),
+                "u" => Some(user.to_string()),
                 "f" | "g" => Some(if sender.is_empty() {
                     "MAILER-DAEMON".into()
                 } else {
                     sender.to_string()
                 }),
-                "h" => Some(String::new()),
+                "h" => Some(host.to_string()),
                 "z" => Some(home.to_string()),
                 _ => None,
             })
