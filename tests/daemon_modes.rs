@@ -146,3 +146,68 @@ fn a_mode_is_required() {
     assert_eq!(out.status.code(), Some(64));
     assert!(text(&out).1.contains("-bD"));
 }
+
+#[test]
+fn dash_bi_builds_the_alias_database_the_daemon_then_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let aliases = dir.path().join("aliases");
+    std::fs::write(
+        &aliases,
+        "# the team\nteam: alice, bob@remote.example\nbad line without colon\npostmaster: root\n",
+    )
+    .unwrap();
+    let config = workspace().join("etc/sendmail-dev.cf");
+    let alias_opt = format!("AliasFile={}", aliases.display());
+    let out = Command::new(bin("mtad"))
+        .arg("-C")
+        .arg(&config)
+        .args(["-O", &alias_opt, "-bi"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        format!(
+            "{}: 2 aliases, longest 31 bytes, 47 bytes total",
+            aliases.display()
+        )
+    );
+    assert!(
+        stderr.contains(&format!("{}:3:", aliases.display())),
+        "{stderr}"
+    );
+    let db = dir.path().join("aliases.mtad.db");
+    assert!(db.exists());
+
+    // The source changes after the build: the daemon says so, and (as
+    // sendmail) keeps using the database until -bi is run again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&aliases, "team: carol\npostmaster: root\n").unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    std::fs::File::options()
+        .write(true)
+        .open(&aliases)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let d = Daemon::start(&[&alias_opt, "PrivacyOptions=public"]);
+    let mut c = Client::connect(d.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    let r = expect!(c.cmd("EXPN team"), "250");
+    assert!(
+        r.contains("alice@") && r.contains("<bob@remote.example>"),
+        "{r}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !d.stderr().contains("out of date") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        d.stderr().contains("run mtad -bi (newaliases)"),
+        "{}",
+        d.stderr()
+    );
+}

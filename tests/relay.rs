@@ -11,7 +11,7 @@
 //! mailbox and that Python's `email` package reads as multipart/report.
 
 use mtad_e2e::{
-    Client, Daemon, Peer, config_from_mc, dnsmasq, dnsmasq_binary, expect, free_port, python,
+    Client, Daemon, Peer, config_from_mc, dnsmasq, dnsmasq_binary, dsns, expect, free_port, python,
     smtp_sink,
 };
 use std::os::unix::fs::PermissionsExt;
@@ -171,25 +171,6 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The DSNs in a mailbox, as Python's email package reads them: content
-/// type, then for each recipient its Action, Status and Final-Recipient;
-/// and the returned part's content type.
-fn dsns(mbox: &Path) -> Vec<String> {
-    python(
-        "import mailbox, sys\n\
-         for m in mailbox.mbox(sys.argv[1]):\n\
-         \x20   parts = m.get_payload()\n\
-         \x20   status = [p for p in parts if p.get_content_type() == 'message/delivery-status'][0]\n\
-         \x20   blocks = status.get_payload()\n\
-         \x20   rcpts = ['%s|%s|%s' % (b['Action'], b['Status'], b['Final-Recipient']) for b in blocks[1:]]\n\
-         \x20   print(m.get_content_type(), m.get_param('report-type'), m['From'], ' '.join(rcpts), parts[2].get_content_type())\n",
-        &[mbox.as_os_str()],
-    )
-    .lines()
-    .map(String::from)
-    .collect()
 }
 
 #[test]

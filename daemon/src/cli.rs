@@ -1,5 +1,5 @@
 //! The command line, in sendmail's own spelling where sendmail has one
-//! (`-C FILE`, `-O Name=Value`, `-bD`, `-bd`, `-bp`), so that an admin's
+//! (`-C FILE`, `-O Name=Value`, `-bD`, `-bd`, `-bp`, `-bi`), so that an admin's
 //! habits and scripts carry over.
 
 use clap::Parser;
@@ -25,8 +25,9 @@ pub struct Cli {
     pub options: Vec<String>,
 
     /// Mode, as sendmail's -b: D runs the daemon in the foreground, d
-    /// detaches it (writing PidFile), p lists the queue.
-    #[arg(short = 'b', value_name = "MODE", value_parser = ["D", "d", "p"])]
+    /// detaches it (writing PidFile), p lists the queue, i builds the
+    /// alias database (newaliases).
+    #[arg(short = 'b', value_name = "MODE", value_parser = ["D", "d", "p", "i"])]
     pub mode: Option<String>,
 
     /// With -bD/-bd: run the queue at this interval (`-q30m`; units s, m,

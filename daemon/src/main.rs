@@ -60,10 +60,11 @@ fn main() -> ExitCode {
         Some("D") => daemon::run(loaded, false, interval),
         Some("d") => daemon::run(loaded, true, interval),
         Some("p") => list_queue(&loaded.config),
+        Some("i") => new_aliases(&loaded.config),
         _ => {
             say(
                 &mut std::io::stderr(),
-                "mtad: say what to do: -bD (daemon in the foreground), -bd (detached), -bp (list the queue) or --check",
+                "mtad: say what to do: -bD (daemon in the foreground), -bd (detached), -bp (list the queue), -bi (build the alias database) or --check",
             );
             ExitCode::from(64)
         }
@@ -99,6 +100,53 @@ fn list_queue(config: &cfparser::Config) -> ExitCode {
             ExitCode::from(74)
         }
     }
+}
+
+/// `mtad -bi` (sendmail's newaliases): compiles every AliasFile, with
+/// sendmail's report line for each and every problem found in it.
+fn new_aliases(config: &cfparser::Config) -> ExitCode {
+    let sources = aliases::Aliases::sources(config);
+    if sources.is_empty() {
+        say(
+            &mut std::io::stderr(),
+            "mtad: -bi: the config names no AliasFile",
+        );
+        return ExitCode::from(78);
+    }
+    let mut status = ExitCode::SUCCESS;
+    for source in sources {
+        let file = match aliases::AliasFile::read(&source) {
+            Ok(f) => f,
+            Err(e) => {
+                say(
+                    &mut std::io::stderr(),
+                    &format!("mtad: cannot open {}: {e}", source.display()),
+                );
+                status = ExitCode::from(66);
+                continue;
+            }
+        };
+        for w in &file.warnings {
+            say(&mut std::io::stderr(), w);
+        }
+        match aliases::compiled::build(&source, &file) {
+            Ok(b) => say(
+                &mut std::io::stdout(),
+                &format!(
+                    "{}: {} aliases, longest {} bytes, {} bytes total",
+                    source.display(),
+                    b.aliases,
+                    b.longest,
+                    b.total
+                ),
+            ),
+            Err(e) => {
+                say(&mut std::io::stderr(), &format!("mtad: {e}"));
+                status = ExitCode::from(73);
+            }
+        }
+    }
+    status
 }
 
 /// Writes a line; a closed pipe (`mtad --check | head`) is not worth a

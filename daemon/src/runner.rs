@@ -720,13 +720,45 @@ impl Runner {
         };
         let mut reports = Vec::new();
         let failed = entries(Action::Failed);
-        if !failed.is_empty() {
+        // Failures of a list's members go to owner-LIST when there is
+        // such an alias (sendmail's owner- convention), not to the sender.
+        let mut owners: Vec<(String, Vec<Entry>)> = Vec::new();
+        let mut to_sender = Vec::new();
+        for e in failed {
+            let owner = work
+                .recipients
+                .iter()
+                .find(|r| r.address == e.address)
+                .and_then(|r| r.alias.as_deref())
+                .map(|list| format!("owner-{list}"))
+                .filter(|o| self.shared.policy.aliases.contains(o));
+            match owner {
+                Some(o) => match owners.iter_mut().find(|(k, _)| *k == o) {
+                    Some((_, list)) => list.push(e),
+                    None => owners.push((o, vec![e])),
+                },
+                None => to_sender.push(e),
+            }
+        }
+        for (owner, entries) in &owners {
+            reports.push(dsn::report(work, entries, me, now, None, owner));
+        }
+        if !to_sender.is_empty() {
             if !work.sender.is_empty() {
-                reports.push(dsn::report(work, &failed, me, now, None, &work.sender));
-            } else if failed.iter().all(|e| !is_postmaster(&e.address)) {
+                reports.push(dsn::report(work, &to_sender, me, now, None, &work.sender));
+            } else if !to_sender.iter().any(|e| {
+                // To postmaster, or to what postmaster expanded to.
+                is_postmaster(&e.address)
+                    || work
+                        .recipients
+                        .iter()
+                        .find(|r| r.address == e.address)
+                        .and_then(|r| r.alias.as_deref())
+                        .is_some_and(is_postmaster)
+            }) {
                 // A report that cannot be delivered goes to postmaster,
                 // once; if that fails too, it stops there.
-                reports.push(dsn::report(work, &failed, me, now, None, "postmaster"));
+                reports.push(dsn::report(work, &to_sender, me, now, None, "postmaster"));
             } else {
                 eprintln!(
                     "mtad: {}: a double bounce to postmaster failed; it is discarded",

@@ -545,3 +545,24 @@ pub fn dnsmasq(dir: &Path, port: u16, local_zone: &str, records: &[String]) -> P
     wait_for_port(port, "dnsmasq", &peer.log);
     peer
 }
+
+/// The DSNs in a mailbox, as Python's email package reads them, one line
+/// each: the content type, report-type, From, then for each recipient
+/// `Action|Status|Final-Recipient`, and the returned part's content type.
+pub fn dsns(mbox: &Path) -> Vec<String> {
+    python(
+        "import mailbox, sys\n\
+         for m in mailbox.mbox(sys.argv[1]):\n\
+         \x20   if m.get_content_type() != 'multipart/report':\n\
+         \x20       continue\n\
+         \x20   parts = m.get_payload()\n\
+         \x20   status = [p for p in parts if p.get_content_type() == 'message/delivery-status'][0]\n\
+         \x20   blocks = status.get_payload()\n\
+         \x20   rcpts = ['%s|%s|%s' % (b['Action'], b['Status'], b['Final-Recipient']) for b in blocks[1:]]\n\
+         \x20   print(m.get_content_type(), m.get_param('report-type'), m['From'], ' '.join(rcpts), parts[2].get_content_type())\n",
+        &[mbox.as_os_str()],
+    )
+    .lines()
+    .map(String::from)
+    .collect()
+}

@@ -4,6 +4,7 @@
 //! to, and delivery sends to what it expands to: all three read the same
 //! tables through this module, so they never disagree.
 
+pub mod compiled;
 mod expand;
 mod file;
 
@@ -93,23 +94,50 @@ impl Aliases {
     /// cannot be read is a warning, not a failure: the daemon still has to
     /// take mail for its users.
     pub fn from_config(config: &Config) -> Aliases {
-        let specs: Vec<String> = match config.option("AliasFile") {
-            Some(OptionValue::List(l)) => l.clone(),
-            Some(OptionValue::Path(p)) => vec![p.clone()],
-            _ => Vec::new(),
-        };
         let mut out = Aliases::default();
-        for spec in specs {
-            let path = match spec.split_once(':') {
-                Some((class, path)) if !class.contains('/') => path.to_string(),
-                _ => spec.clone(),
-            };
-            match AliasFile::read(std::path::Path::new(&path)) {
+        for source in Aliases::sources(config) {
+            let path = source.display().to_string();
+            let source = source.as_path();
+            let db = compiled::path_for(source);
+            if db.exists() {
+                // sendmail's way: the compiled form is what counts, and a
+                // newer source is news for the admin.
+                if compiled::out_of_date(source, &db) {
+                    out.warnings.push(format!(
+                        "alias database {} out of date: {path} is newer; run mtad -bi (newaliases)",
+                        db.display()
+                    ));
+                }
+                match compiled::read(&db) {
+                    Ok(file) => {
+                        out.add(file);
+                        continue;
+                    }
+                    Err(e) => out.warnings.push(format!("{e}; reading {path} instead")),
+                }
+            }
+            match AliasFile::read(source) {
                 Ok(file) => out.add(file),
                 Err(e) => out.warnings.push(format!("AliasFile {path}: {e}")),
             }
         }
         out
+    }
+
+    /// The AliasFile paths of a config (`path` or `class:path`).
+    pub fn sources(config: &Config) -> Vec<PathBuf> {
+        let specs: Vec<String> = match config.option("AliasFile") {
+            Some(OptionValue::List(l)) => l.clone(),
+            Some(OptionValue::Path(p)) => vec![p.clone()],
+            _ => Vec::new(),
+        };
+        specs
+            .into_iter()
+            .map(|spec| match spec.split_once(':') {
+                Some((class, path)) if !class.contains('/') => PathBuf::from(path),
+                _ => PathBuf::from(spec),
+            })
+            .collect()
     }
 
     /// Adds a file's entries after those already known.
