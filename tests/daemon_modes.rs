@@ -211,3 +211,56 @@ fn dash_bi_builds_the_alias_database_the_daemon_then_reads() {
         d.stderr()
     );
 }
+
+#[test]
+fn a_dead_delivery_agent_ends_the_daemon_and_loses_no_mail() {
+    let mut d = Daemon::start(&["PrivacyOptions=public"]);
+    let mut c = Client::connect(d.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<postmaster@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    let r = expect!(c.cmd("Subject: kept\r\n\r\nx\r\n."), "250 2.0.0");
+    let id = r.split_whitespace().nth(2).unwrap().to_string();
+    let log = d.stderr();
+    let pids: Vec<i32> = log
+        .lines()
+        .find_map(|l| l.strip_prefix("mtad: delivery agents started, pids "))
+        .expect("the agents' pids in the log")
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 3, "{log}");
+    // Ours to end: the daemon we started started it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let status = d
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("the daemon exits when its agent dies");
+    assert_eq!(status.code(), Some(75), "{}", d.stderr());
+    assert!(
+        d.stderr()
+            .contains("has exited; exiting so that the supervisor restarts mtad")
+    );
+    // The other agents notice their socket closing and end too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for pid in &pids[1..] {
+        while std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "agent {pid} is still running"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    let d = d.restart();
+    assert!(d.mailq().contains(&id), "{}", d.mailq());
+}

@@ -91,7 +91,8 @@ fn start(extra: &[&str]) -> Setup {
         format!(
             "team: {user}\nelsewhere: someone@remote.example\narchive: {}/archive.mbox, {user}\n\
              everything: :include:{}/members\n\
-             flaky: {user}, \"|exit 75\"\n",
+             flaky: {user}, \"|exit 75\"\n\
+             slow: \"|sleep 4\"\n",
             files.display(),
             files.display(),
         ),
@@ -458,4 +459,38 @@ fn a_safe_forward_file_is_followed_and_an_unsafe_one_ignored() {
         "{}",
         s.daemon.stderr()
     );
+}
+
+#[test]
+fn a_slow_program_holds_up_no_mailbox() {
+    let (user, _) = recipient();
+    let s = start(&[]);
+    let send = |rcpt: &str, subject: &str| {
+        let mut c = Client::connect(s.daemon.port);
+        expect!(c.reply(), "220");
+        expect!(c.cmd("EHLO client.example"), "250");
+        expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
+        expect!(c.cmd(&format!("RCPT TO:<{rcpt}@localhost>")), "250");
+        expect!(c.cmd("DATA"), "354");
+        expect!(
+            c.cmd(&format!("Subject: {subject}\r\n\r\nx\r\n.")),
+            "250 2.0.0"
+        );
+    };
+    send("slow", "for the slow program");
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    send(&user, "for the mailbox");
+    wait_for(&s.spool.join(&user), 1);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "the mailbox waited for the program: {:?}",
+        t.elapsed()
+    );
+    // The program finishes; nothing is left running or queued.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.daemon.mailq().contains("is empty") {
+        assert!(Instant::now() < deadline, "{}", s.daemon.mailq());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -40,10 +40,18 @@ fn start(loaded: Loaded, detach: bool, interval: Option<Duration>) -> Result<(),
     let pid_file = open_pid_file(&config)?;
     // The delivery agent keeps the privileges this process is about to
     // give up.
-    let agent = crate::agent::Agent::spawn(detach)?;
+    let agent = crate::agent::Agent::spawn(detach, &config)?;
     say(
         &mut std::io::stderr(),
-        &format!("mtad: delivery agent started, pid {}", agent.pid),
+        &format!(
+            "mtad: delivery agents started, pids {}",
+            agent
+                .pids()
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
     );
     if nix::unistd::geteuid().is_root() {
         let (name, uid, gid) = privilege::run_as(&config)?;

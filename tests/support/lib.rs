@@ -256,6 +256,20 @@ impl Daemon {
         self.child.id()
     }
 
+    /// Waits up to `within` for the daemon to exit on its own; its status.
+    pub fn wait_exit(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     pub fn queue_dir(&self) -> PathBuf {
         self.dir.path().join("queue")
     }

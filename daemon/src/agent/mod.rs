@@ -201,13 +201,28 @@ impl Reply {
     }
 }
 
-/// The daemon's end of the socket to a running agent. Requests from any
-/// task go to one pump thread, which sends every request waiting as one
+/// The daemon's side of the delivery agents: one process for mailboxes,
+/// files and .forward lookups (quick, batched per mailbox), and
+/// [`PROGRAM_AGENTS`] for programs, so that a slow program holds up
+/// neither mailboxes nor other programs. Requests from any task go to a
+/// pump thread per agent, which sends every request waiting as one
 /// pipelined batch and hands each reply back to its caller.
 pub struct Agent {
-    tx: Mutex<std::sync::mpsc::Sender<Call>>,
-    pub pid: u32,
+    workers: Vec<Worker>,
+    /// The local mailer's own program delivers mailboxes (see
+    /// `serve::external_local`): they go to the program agents too.
+    external_local: bool,
 }
+
+struct Worker {
+    tx: Mutex<std::sync::mpsc::Sender<Call>>,
+    pid: u32,
+    /// Requests sent and not yet answered.
+    busy: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Agents that run programs, besides the one for mailboxes.
+pub const PROGRAM_AGENTS: usize = 2;
 
 type Call = (Request, tokio::sync::oneshot::Sender<Reply>);
 
@@ -215,61 +230,53 @@ type Call = (Request, tokio::sync::oneshot::Sender<Reply>);
 const MAX_PIPELINE: usize = 256;
 
 impl Agent {
-    /// Starts the agent: this same program with `--delivery-agent` and the
-    /// config arguments this process was given (`-C`, `-O`), so that it
-    /// reads the same config. Called while still root. A detaching
-    /// daemon (`-bd`) leaves its terminal, and so does the agent: its
+    /// Starts the agents: this same program with `--delivery-agent` and
+    /// the config arguments this process was given (`-C`, `-O`), so that
+    /// they read the same config. Called while still root. A detaching
+    /// daemon (`-bd`) leaves its terminal, and so do the agents: their
     /// stderr is then /dev/null, or whoever waits for the terminal's
-    /// output to end would wait for the agent too.
-    pub fn spawn(detach: bool) -> Result<Agent, String> {
-        let (ours, theirs) =
-            UnixStream::pair().map_err(|e| format!("delivery agent socket: {e}"))?;
-        let exe = std::env::current_exe().map_err(|e| format!("delivery agent: {e}"))?;
-        let mut args: Vec<String> = Vec::new();
-        let mut given = std::env::args().skip(1);
-        while let Some(a) = given.next() {
-            match a.as_str() {
-                "-b" => {
-                    given.next();
-                }
-                _ if a.starts_with("-b") => {}
-                _ => args.push(a),
-            }
+    /// output to end would wait for them too.
+    pub fn spawn(detach: bool, config: &cfparser::Config) -> Result<Agent, String> {
+        let mut workers = Vec::new();
+        for n in 0..=PROGRAM_AGENTS {
+            workers.push(spawn_one(detach, n)?);
         }
-        let child = std::process::Command::new(exe)
-            .arg("--delivery-agent")
-            .args(&args)
-            .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
-                theirs,
-            )))
-            .stdout(std::process::Stdio::null())
-            .stderr(if detach {
-                std::process::Stdio::null()
-            } else {
-                std::process::Stdio::inherit()
-            })
-            .spawn()
-            .map_err(|e| format!("cannot start the delivery agent: {e}"))?;
-        let (tx, rx) = std::sync::mpsc::channel::<Call>();
-        std::thread::Builder::new()
-            .name("agent-pump".into())
-            .spawn(move || pump(ours, rx))
-            .map_err(|e| format!("delivery agent: {e}"))?;
         Ok(Agent {
-            tx: Mutex::new(tx),
-            pid: child.id(),
+            workers,
+            external_local: serve::external_local(config).is_some(),
         })
+    }
+
+    /// The agents' pids, mailbox agent first.
+    pub fn pids(&self) -> Vec<u32> {
+        self.workers.iter().map(|w| w.pid).collect()
     }
 
     /// Queues a request; the reply comes on the receiver. A broken agent
     /// answers with a temporary failure: the mail stays queued.
     pub fn submit(&self, request: Request) -> tokio::sync::oneshot::Receiver<Reply> {
+        use std::sync::atomic::Ordering;
+        let runs_program = match &request {
+            Request::Program { .. } => true,
+            Request::Mailbox { .. } => self.external_local,
+            Request::File { .. } | Request::Forward { .. } => false,
+        };
+        let worker = if runs_program && self.workers.len() > 1 {
+            self.workers[1..]
+                .iter()
+                .min_by_key(|w| w.busy.load(Ordering::Relaxed))
+                .unwrap_or(&self.workers[0])
+        } else {
+            &self.workers[0]
+        };
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let tx = match self.tx.lock() {
+        worker.busy.fetch_add(1, Ordering::Relaxed);
+        let tx = match worker.tx.lock() {
             Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
         };
         if let Err(std::sync::mpsc::SendError((_, reply))) = tx.send((request, reply)) {
+            worker.busy.fetch_sub(1, Ordering::Relaxed);
             let _ = reply.send(Reply::Retry(
                 "451 4.3.0 delivery agent: it has stopped".into(),
             ));
@@ -278,10 +285,98 @@ impl Agent {
     }
 }
 
+fn spawn_one(detach: bool, n: usize) -> Result<Worker, String> {
+    let (ours, theirs) = UnixStream::pair().map_err(|e| format!("delivery agent socket: {e}"))?;
+    let exe = std::env::current_exe().map_err(|e| format!("delivery agent: {e}"))?;
+    let mut args: Vec<String> = Vec::new();
+    let mut given = std::env::args().skip(1);
+    while let Some(a) = given.next() {
+        match a.as_str() {
+            "-b" => {
+                given.next();
+            }
+            _ if a.starts_with("-b") => {}
+            _ => args.push(a),
+        }
+    }
+    let child = std::process::Command::new(exe)
+        .arg("--delivery-agent")
+        .args(&args)
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            theirs,
+        )))
+        .stdout(std::process::Stdio::null())
+        .stderr(if detach {
+            std::process::Stdio::null()
+        } else {
+            std::process::Stdio::inherit()
+        })
+        .spawn()
+        .map_err(|e| format!("cannot start the delivery agent: {e}"))?;
+    let pid = child.id();
+    let watched = ours
+        .try_clone()
+        .map_err(|e| format!("delivery agent socket: {e}"))?;
+    std::thread::Builder::new()
+        .name(format!("agent-watch-{n}"))
+        .spawn(move || watch(watched, pid))
+        .map_err(|e| format!("delivery agent: {e}"))?;
+    let (tx, rx) = std::sync::mpsc::channel::<Call>();
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = busy.clone();
+    std::thread::Builder::new()
+        .name(format!("agent-pump-{n}"))
+        .spawn(move || pump(ours, rx, counter, pid))
+        .map_err(|e| format!("delivery agent: {e}"))?;
+    Ok(Worker {
+        tx: Mutex::new(tx),
+        pid,
+        busy,
+    })
+}
+
+/// Waits for the agent's end of the socket to close (the agent has died)
+/// and then ends mtad, as [`pump`] explains; without this, a dead agent
+/// would be noticed only at the next delivery.
+fn watch(conn: UnixStream, pid: u32) {
+    use std::os::fd::AsRawFd;
+    loop {
+        let mut fd = libc::pollfd {
+            fd: conn.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for an open descriptor this thread owns.
+        let n = unsafe { libc::poll(&mut fd, 1, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
+            eprintln!(
+                "mtad: the delivery agent (pid {pid}) has exited; exiting so that the supervisor restarts mtad (the queue keeps every message)"
+            );
+            std::process::exit(75);
+        }
+    }
+}
+
 /// Sends the waiting requests, reads their replies in order, answers the
-/// callers. After an error the connection's state is unknown: every later
-/// request fails (temporarily) with that error.
-fn pump(mut conn: UnixStream, rx: std::sync::mpsc::Receiver<Call>) {
+/// callers.
+///
+/// An agent that has died cannot be started again: it runs as root, and
+/// this process no longer is. So mtad exits (status 75, EX_TEMPFAIL) for
+/// its supervisor (systemd's Restart=) to start it afresh: the queue is
+/// durable, so what this costs is the SMTP sessions in progress, whose
+/// clients retry, never a message.
+fn pump(
+    mut conn: UnixStream,
+    rx: std::sync::mpsc::Receiver<Call>,
+    busy: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pid: u32,
+) {
     let mut broken: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -314,7 +409,14 @@ fn pump(mut conn: UnixStream, rx: std::sync::mpsc::Receiver<Call>) {
                     }
                 },
             };
+            busy.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             let _ = reply.send(answer);
+        }
+        if let Some(e) = &broken {
+            eprintln!(
+                "mtad: the delivery agent (pid {pid}) has failed: {e}; exiting so that the supervisor restarts mtad (the queue keeps every message)"
+            );
+            std::process::exit(75);
         }
     }
 }
