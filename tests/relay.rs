@@ -285,3 +285,80 @@ fn a_4xx_is_retried_and_a_5xx_or_null_mx_bounces_with_a_dsn() {
     );
     wait_until("an empty queue", || s.daemon.mailq().contains("is empty"));
 }
+
+/// A self-signed certificate for the receiving mtad.
+fn certificate(dir: &Path) -> (String, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert.display().to_string(), key.display().to_string())
+}
+
+#[test]
+fn the_smart_host_gets_the_mail_over_starttls() {
+    // The receiver: a second mtad offering STARTTLS, keeping what it gets
+    // in its queue (the harness's queueonly).
+    let keys = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(keys.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (cert, key) = certificate(keys.path());
+    for f in [&cert, &key] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let receiver = Daemon::start(&[
+        &format!("ServerCertFile={cert}"),
+        &format!("ServerKeyFile={key}"),
+    ]);
+
+    // The sender: DS[127.0.0.1], the relay mailer at the receiver's port.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mc = format!(
+        "divert(0)dnl\n\
+         VERSIONID(`mtad test smarthost-tls.mc')\n\
+         OSTYPE(`linux')dnl\n\
+         define(`confDEF_USER_ID', `mail:mail')dnl\n\
+         define(`SMART_HOST', `[127.0.0.1]')dnl\n\
+         define(`RELAY_MAILER_ARGS', `TCP $h {port}')dnl\n\
+         define(`ALIAS_FILE', `{dir}/aliases')dnl\n\
+         MAILER(`local')dnl\n\
+         MAILER(`smtp')dnl\n",
+        port = receiver.port,
+        dir = dir.path().display()
+    );
+    std::fs::write(dir.path().join("aliases"), "postmaster: root\n").unwrap();
+    let cf = config_from_mc(dir.path(), "smarthost-tls", &mc);
+    let sender = Daemon::start_with(&cf, &["DeliveryMode=background"]);
+    send(
+        sender.port,
+        "alice@localhost",
+        &["bob@far.test"],
+        "Subject: secret\r\n\r\nover TLS\r\n",
+    );
+
+    wait_until("the receiver to queue it", || {
+        receiver.mailq().contains("<bob@far.test>")
+    });
+    wait_until("the sender's queue to empty", || {
+        sender.mailq().contains("is empty")
+    });
+    assert!(
+        sender
+            .stderr()
+            .contains("to=<bob@far.test>, mailer=relay, relay=[127.0.0.1], stat=Sent (250 2.0.0"),
+        "{}",
+        sender.stderr()
+    );
+    // The receiver's Received header says the session was TLS.
+    let headers = python(
+        "import sqlite3, sys\n\
+         db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\n\
+         for (h,) in db.execute('SELECT headers FROM messages'):\n\
+         \x20   sys.stdout.write(h.decode())\n",
+        &[receiver.queue_dir().join("queue.db").as_os_str()],
+    );
+    let received = headers.split("\r\nReceived:").next().unwrap();
+    assert!(received.contains("version=TLSv1.3"), "{headers}");
+    assert!(received.contains("with ESMTPS"), "{headers}");
+}

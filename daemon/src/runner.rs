@@ -290,7 +290,9 @@ impl Runner {
             }
         }
         if !groups.is_empty() {
-            let wire = smtp::wire_form(&work.headers, &work.body);
+            // The wire form per line limit (L=), made once for the
+            // mailers that share one.
+            let mut wires: Vec<(Option<usize>, Vec<u8>)> = Vec::new();
             let size = (work.headers.len() + 2 + work.body.len()) as u64;
             let eight_bit = work
                 .body_type
@@ -305,6 +307,15 @@ impl Runner {
                 let Some(mailer) = self.shared.config.mailer(&mailer_name) else {
                     continue;
                 };
+                let limit = mailer.line_limit.map(|l| l as usize);
+                if !wires.iter().any(|(l, _)| *l == limit) {
+                    wires.push((limit, smtp::wire_form(&work.headers, &work.body, limit)));
+                }
+                let wire = &wires
+                    .iter()
+                    .find(|(l, _)| *l == limit)
+                    .expect("made above")
+                    .1;
                 let recipients = members
                     .iter()
                     .map(|&i| {
@@ -331,7 +342,7 @@ impl Runner {
                         eight_bit,
                         ret: work.ret.as_deref(),
                         envid: work.envid.as_deref(),
-                        wire: &wire,
+                        wire,
                     })
                     .await;
                 for (&i, o) in members.iter().zip(outcomes) {

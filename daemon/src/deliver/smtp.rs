@@ -567,20 +567,23 @@ async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<Rep
     }
 }
 
-/// The message as it goes after DATA: `prepend`, the header section, the
-/// blank line and the body, with CRLF line ends only, dot-stuffed, and the
-/// final `.` line.
-pub fn wire_form(headers: &[u8], body: &[u8]) -> Vec<u8> {
+/// The message as it goes after DATA: the header section, the blank line
+/// and the body, with CRLF line ends only, dot-stuffed, and the final `.`
+/// line. A line longer than `line_limit` (the mailer's L=; RFC 5321 allows
+/// 1000 with the CRLF) is broken as sendmail breaks it: the first
+/// `line_limit - 1` characters, a `!`, CRLF, and the rest on the next line.
+pub fn wire_form(headers: &[u8], body: &[u8], line_limit: Option<usize>) -> Vec<u8> {
     let mut out = Vec::with_capacity(headers.len() + body.len() + 64);
-    let mut at_line_start = true;
-    put_lines(&mut out, headers, &mut at_line_start);
-    if !at_line_start {
+    let limit = line_limit.filter(|&l| l >= 2);
+    let mut column = 0;
+    put_lines(&mut out, headers, &mut column, limit);
+    if column > 0 {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    at_line_start = true;
-    put_lines(&mut out, body, &mut at_line_start);
-    if !at_line_start {
+    column = 0;
+    put_lines(&mut out, body, &mut column, limit);
+    if column > 0 {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b".\r\n");
@@ -588,29 +591,36 @@ pub fn wire_form(headers: &[u8], body: &[u8]) -> Vec<u8> {
 }
 
 /// Copies `part` to `out`: every line end (CRLF, bare CR, bare LF) as
-/// CRLF, a `.` at a line's start doubled.
-fn put_lines(out: &mut Vec<u8>, part: &[u8], at_line_start: &mut bool) {
+/// CRLF, a `.` at a line's start doubled, over-long lines broken.
+/// `column` is the position in the current output line.
+fn put_lines(out: &mut Vec<u8>, part: &[u8], column: &mut usize, limit: Option<usize>) {
     let mut i = 0;
     while i < part.len() {
         let b = part[i];
-        if *at_line_start && b == b'.' {
-            out.push(b'.');
-        }
         match b {
             b'\r' => {
                 out.extend_from_slice(b"\r\n");
                 if part.get(i + 1) == Some(&b'\n') {
                     i += 1;
                 }
-                *at_line_start = true;
+                *column = 0;
             }
             b'\n' => {
                 out.extend_from_slice(b"\r\n");
-                *at_line_start = true;
+                *column = 0;
             }
             _ => {
+                if let Some(l) = limit
+                    && *column >= l - 1
+                {
+                    out.extend_from_slice(b"!\r\n");
+                    *column = 0;
+                }
+                if *column == 0 && b == b'.' {
+                    out.push(b'.');
+                }
                 out.push(b);
-                *at_line_start = false;
+                *column += 1;
             }
         }
         i += 1;
@@ -623,12 +633,18 @@ mod tests {
 
     #[test]
     fn wire_form_stuffs_dots_and_mends_line_ends() {
-        let w = wire_form(b"Subject: x\r\n", b".a\r\nb\nc\rd\r\n..\r\nend");
+        let w = wire_form(b"Subject: x\r\n", b".a\r\nb\nc\rd\r\n..\r\nend", None);
         assert_eq!(
             w,
             b"Subject: x\r\n\r\n..a\r\nb\r\nc\r\nd\r\n...\r\nend\r\n.\r\n".to_vec()
         );
-        assert_eq!(wire_form(b"", b""), b"\r\n.\r\n".to_vec());
+        assert_eq!(wire_form(b"", b"", None), b"\r\n.\r\n".to_vec());
+        // L=5: four characters and `!` a line; a dot starting the rest
+        // is stuffed too.
+        assert_eq!(
+            wire_form(b"", b"abcd.fghijkl\r\nshort\r\n", Some(5)),
+            b"\r\nabcd!\r\n..fgh!\r\nijkl\r\nshor!\r\nt\r\n.\r\n".to_vec()
+        );
     }
 
     #[tokio::test]
@@ -741,7 +757,7 @@ mod tests {
         let (v, reusable) = c
             .send(
                 &env(&["ok@x", "temp@x", "gone@x"]),
-                &wire_form(b"S: 1\r\n", b".x\r\n"),
+                &wire_form(b"S: 1\r\n", b".x\r\n", None),
             )
             .await;
         assert!(reusable);
@@ -769,7 +785,9 @@ mod tests {
         let mut c = Connection::open(addr, "h", "me.example", None, t)
             .await
             .unwrap();
-        let (v, reusable) = c.send(&env(&["a@x", "b@x"]), &wire_form(b"", b"")).await;
+        let (v, reusable) = c
+            .send(&env(&["a@x", "b@x"]), &wire_form(b"", b"", None))
+            .await;
         assert!(reusable, "RSET succeeded");
         assert!(
             v.iter()
