@@ -362,3 +362,34 @@ fn the_smart_host_gets_the_mail_over_starttls() {
     assert!(received.contains("version=TLSv1.3"), "{headers}");
     assert!(received.contains("with ESMTPS"), "{headers}");
 }
+
+#[test]
+fn one_connection_carries_message_after_message() {
+    let Some(s) = start() else { return };
+    let dump = s.dir.path().join("sink");
+    // -c: smtp-sink counts sessions (when they end), QUITs and messages.
+    let sink = smtp_sink(s.sink_port, &dump, &["-c"]);
+    for n in 1..=3 {
+        send(
+            s.daemon.port,
+            "alice@localhost",
+            &["bob@relay.test"],
+            &format!("Subject: number {n}\r\n\r\nx\r\n"),
+        );
+        dumped(&dump, n);
+    }
+    // Three messages in one session (sess counts sessions begun), still
+    // open in mtad's connection cache (no QUIT yet).
+    let counters = sink.log();
+    let last = counters
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("mesg="))
+        .last()
+        .unwrap_or("")
+        .to_string();
+    assert!(last.contains("mesg=3"), "{counters:?}");
+    assert!(
+        last.contains("sess=1 quit=0"),
+        "one cached connection, not one per message: {counters:?}"
+    );
+}

@@ -55,6 +55,8 @@ pub struct Runner {
     slots: Arc<tokio::sync::Semaphore>,
     queuewarn: Duration,
     queuereturn: Duration,
+    /// MinQueueAge: the least time between two attempts at a message.
+    min_queue_age: i64,
 }
 
 /// One way a recipient is delivered; a recipient an alias expands has
@@ -113,6 +115,9 @@ impl Runner {
                 .filter(|d| !d.is_zero())
                 .unwrap_or(DEFAULT_QUEUEWARN),
             queuereturn,
+            min_queue_age: config
+                .duration("MinQueueAge")
+                .map_or(0, |d| d.as_secs() as i64),
         }
     }
 
@@ -399,7 +404,7 @@ impl Runner {
 
         let (reports, warned) = self.reports(&work, &outcomes, now);
         let attempt = Attempt {
-            next_attempt: now + backoff(work.attempts),
+            next_attempt: now + backoff(work.attempts).max(self.min_queue_age),
             outcomes,
             warned,
             reports,
