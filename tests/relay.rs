@@ -383,13 +383,25 @@ fn one_connection_carries_message_after_message() {
     let counters = sink.log();
     let last = counters
         .split(['\r', '\n'])
-        .filter(|l| l.contains("mesg="))
-        .last()
+        .rfind(|l| l.contains("mesg="))
         .unwrap_or("")
         .to_string();
     assert!(last.contains("mesg=3"), "{counters:?}");
     assert!(
         last.contains("sess=1 quit=0"),
         "one cached connection, not one per message: {counters:?}"
+    );
+    // The host status (saved every few seconds) names the MX host and its
+    // last reply, in sendmail's hoststat layout.
+    wait_until("the host status", || {
+        s.daemon.hoststat().contains("mx1.relay.test")
+    });
+    let h = s.daemon.hoststat();
+    assert!(h.starts_with("-------------- Hostname"), "{h}");
+    let line = h.lines().find(|l| l.contains("mx1.relay.test")).unwrap();
+    assert!(
+        line.contains(&format!("mx1.relay.test [127.0.0.1:{}]", s.sink_port))
+            && line.contains(" 250 "),
+        "{h}"
     );
 }

@@ -1,5 +1,5 @@
 //! The command line, in sendmail's own spelling where sendmail has one
-//! (`-C FILE`, `-O Name=Value`, `-bD`, `-bd`, `-bp`, `-bi`), so that an admin's
+//! (`-C FILE`, `-O Name=Value`, `-bD`, `-bd`, `-bp`, `-bi`, `-bh`), so that an admin's
 //! habits and scripts carry over.
 
 use clap::Parser;
@@ -26,8 +26,8 @@ pub struct Cli {
 
     /// Mode, as sendmail's -b: D runs the daemon in the foreground, d
     /// detaches it (writing PidFile), p lists the queue, i builds the
-    /// alias database (newaliases).
-    #[arg(short = 'b', value_name = "MODE", value_parser = ["D", "d", "p", "i"])]
+    /// alias database (newaliases), h shows the host status (hoststat).
+    #[arg(short = 'b', value_name = "MODE", value_parser = ["D", "d", "p", "i", "h"])]
     pub mode: Option<String>,
 
     /// With -bD/-bd: run the queue at this interval (`-q30m`; units s, m,

@@ -61,10 +61,11 @@ fn main() -> ExitCode {
         Some("d") => daemon::run(loaded, true, interval),
         Some("p") => list_queue(&loaded.config),
         Some("i") => new_aliases(&loaded.config),
+        Some("h") => host_status(&loaded.config),
         _ => {
             say(
                 &mut std::io::stderr(),
-                "mtad: say what to do: -bD (daemon in the foreground), -bd (detached), -bp (list the queue), -bi (build the alias database) or --check",
+                "mtad: say what to do: -bD (daemon in the foreground), -bd (detached), -bp (list the queue), -bi (build the alias database), -bh (host status) or --check",
             );
             ExitCode::from(64)
         }
@@ -92,6 +93,27 @@ fn list_queue(config: &cfparser::Config) -> ExitCode {
             say(
                 &mut std::io::stdout(),
                 queue::mailq::format(&dir, &entries).trim_end(),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say(&mut std::io::stderr(), &format!("mtad: {e}"));
+            ExitCode::from(74)
+        }
+    }
+}
+
+/// `mtad -bh` (sendmail's hoststat): the last result per host, in
+/// sendmail's layout.
+fn host_status(config: &cfparser::Config) -> ExitCode {
+    let dir = config
+        .text("QueueDirectory")
+        .unwrap_or_else(|| "/var/spool/mqueue".into());
+    match queue::store::hosts(std::path::Path::new(&dir)) {
+        Ok(rows) => {
+            say(
+                &mut std::io::stdout(),
+                queue::mailq::hoststat(&rows, clock::now()).trim_end(),
             );
             ExitCode::SUCCESS
         }

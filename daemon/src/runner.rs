@@ -19,6 +19,7 @@ use crate::aliases::{ExpandError, Member, Target};
 use crate::deliver::dsn::{self, Action, Entry};
 use crate::deliver::remote::{self, Remote};
 use crate::deliver::smtp::{self, EnvelopeRecipient};
+use crate::queue::store::HostRow;
 use crate::queue::work::{Attempt, Child, Expansion, Outcome, PendingRecipient, Work, WorkDb};
 use crate::route::Router;
 use crate::server::Shared;
@@ -127,6 +128,23 @@ impl Runner {
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 me.remote.expire().await;
+                let changed: Vec<HostRow> = me
+                    .remote
+                    .take_changes()
+                    .into_iter()
+                    .map(|h| HostRow {
+                        addr: h.addr.to_string(),
+                        name: h.name,
+                        last: h.when,
+                        ok: h.ok,
+                        status: h.text,
+                    })
+                    .collect();
+                if !changed.is_empty()
+                    && let Err(e) = me.shared.queue.save_hosts(changed).await
+                {
+                    eprintln!("mtad: host status: {e}");
+                }
             }
         });
         // With -q, a run at start-up, as sendmail's; without, only what

@@ -282,14 +282,23 @@ impl Daemon {
 
     /// `mtad -bp` on this daemon's queue.
     pub fn mailq(&self) -> String {
+        self.report("-bp")
+    }
+
+    /// `mtad -bh` on this daemon's queue: the host status.
+    pub fn hoststat(&self) -> String {
+        self.report("-bh")
+    }
+
+    fn report(&self, mode: &str) -> String {
         let out = Command::new(bin("mtad"))
             .arg("-C")
             .arg(workspace().join("etc/sendmail-dev.cf"))
             .arg("-O")
             .arg(format!("QueueDirectory={}", self.queue_dir().display()))
-            .arg("-bp")
+            .arg(mode)
             .output()
-            .expect("mtad -bp");
+            .expect("mtad -b");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }

@@ -34,6 +34,9 @@ const DEFAULT_MAX_RECIPIENTS: usize = 100;
 /// One host's last result, for `mtactl hosts`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostStatus {
+    /// The host's name as the MX list (or route) gave it.
+    pub name: String,
+    pub addr: SocketAddr,
     /// Seconds since the epoch.
     pub when: i64,
     pub ok: bool,
@@ -67,6 +70,7 @@ pub struct Remote {
     per_destination: usize,
     status: Mutex<HashMap<SocketAddr, (Instant, HostStatus)>>,
     status_timeout: Duration,
+    changed: Mutex<Vec<HostStatus>>,
 }
 
 impl Remote {
@@ -103,6 +107,7 @@ impl Remote {
             status_timeout: config
                 .duration("Timeout.hoststatus")
                 .unwrap_or(Duration::from_secs(30 * 60)),
+            changed: Mutex::new(Vec::new()),
         }
     }
 
@@ -204,13 +209,16 @@ impl Remote {
                     Err(e) => {
                         let text = format!("{} [{ip}]: {e}", host.name);
                         permanent &= e.is_permanent();
-                        self.note(addr, false, &text);
+                        self.note(&host.name, addr, false, &e.to_string());
                         last = Some(text);
                         continue;
                     }
                 };
-                self.note(addr, true, "connected");
                 let (verdicts, reusable) = conn.send(env, wire).await;
+                let said = verdicts.first().map(|v| match v {
+                    Verdict::Sent(t) | Verdict::Temp(t) | Verdict::Perm(t) => t.clone(),
+                });
+                self.note(&host.name, addr, true, &said.unwrap_or_default());
                 self.finish(conn, reusable, mailer).await;
                 return verdicts.into_iter().map(outcome).collect();
             }
@@ -282,13 +290,22 @@ impl Remote {
         }
     }
 
-    fn note(&self, addr: SocketAddr, ok: bool, text: &str) {
+    fn note(&self, name: &str, addr: SocketAddr, ok: bool, text: &str) {
         let status = HostStatus {
+            name: name.to_string(),
+            addr,
             when: crate::clock::now(),
             ok,
             text: text.to_string(),
         };
+        lock(&self.changed).push(status.clone());
         lock(&self.status).insert(addr, (Instant::now(), status));
+    }
+
+    /// Host statuses noted since the last call, for the queue's `hosts`
+    /// table (what `mtad -bh` shows).
+    pub fn take_changes(&self) -> Vec<HostStatus> {
+        std::mem::take(&mut *lock(&self.changed))
     }
 
     /// The reason `addr` failed, if it did within Timeout.hoststatus.

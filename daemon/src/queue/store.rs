@@ -111,6 +111,22 @@ enum Job {
         expansions: Vec<super::work::Expansion>,
         reply: RecordReply,
     },
+    Hosts {
+        hosts: Vec<HostRow>,
+        reply: RecordReply,
+    },
+}
+
+/// One host's last result, as the `hosts` table keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRow {
+    /// `192.0.2.1:25`.
+    pub addr: String,
+    pub name: String,
+    /// Seconds since the epoch.
+    pub last: i64,
+    pub ok: bool,
+    pub status: String,
 }
 
 /// The queue as the daemon writes it.
@@ -161,6 +177,15 @@ CREATE TABLE IF NOT EXISTS recipients (
     alias       TEXT,
     run_as      TEXT,
     PRIMARY KEY (message_id, idx)
+) WITHOUT ROWID;
+-- The last result per host address (sendmail's host status), for
+-- `mtad -bh` and `mtactl hosts`.
+CREATE TABLE IF NOT EXISTS hosts (
+    addr    TEXT PRIMARY KEY,
+    name    TEXT NOT NULL,
+    last    INTEGER NOT NULL,
+    ok      INTEGER NOT NULL,
+    status  TEXT NOT NULL
 ) WITHOUT ROWID;
 ";
 
@@ -363,6 +388,76 @@ impl Queue {
     }
 }
 
+impl Queue {
+    /// Keeps the latest host statuses (sharing the writer's commits).
+    pub async fn save_hosts(&self, hosts: Vec<HostRow>) -> Result<(), QueueError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Job::Hosts { hosts, reply })
+            .map_err(|_| QueueError::Stopped)?;
+        match rx.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(message)) => Err(QueueError::Db {
+                path: self.dir.join(DB_FILE),
+                message,
+            }),
+            Err(_) => Err(QueueError::Stopped),
+        }
+    }
+}
+
+fn save_hosts(tx: &rusqlite::Transaction<'_>, hosts: &[HostRow]) -> Result<(), String> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO hosts (addr, name, last, ok, status) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (addr) DO UPDATE SET name = ?2, last = ?3, ok = ?4, status = ?5",
+        )
+        .map_err(|e| e.to_string())?;
+    for h in hosts {
+        stmt.execute(params![h.addr, h.name, h.last, h.ok, h.status])
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The host statuses, read-only (as [`list`] reads the queue), by name.
+pub fn hosts(dir: &Path) -> Result<Vec<HostRow>, QueueError> {
+    let path = dir.join(DB_FILE);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let db = |e: rusqlite::Error| QueueError::Db {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db)?;
+    let exists: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'hosts'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare("SELECT addr, name, last, ok, status FROM hosts ORDER BY name, addr")
+        .map_err(db)?;
+    stmt.query_map([], |r| {
+        Ok(HostRow {
+            addr: r.get(0)?,
+            name: r.get(1)?,
+            last: r.get(2)?,
+            ok: r.get(3)?,
+            status: r.get(4)?,
+        })
+    })
+    .map_err(db)?
+    .collect::<Result<_, _>>()
+    .map_err(db)
+}
+
 /// The writer thread: takes every job that is waiting, stores them all in
 /// one IMMEDIATE transaction, commits (the fsyncs), then answers each.
 fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
@@ -380,7 +475,12 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 (Job::Store { reply, .. }, r) => {
                     let _ = reply.send(r.map(|done| done.unwrap_or_default()));
                 }
-                (Job::Record { reply, .. } | Job::Expand { reply, .. }, r) => {
+                (
+                    Job::Record { reply, .. }
+                    | Job::Expand { reply, .. }
+                    | Job::Hosts { reply, .. },
+                    r,
+                ) => {
                     let _ = reply.send(r.map(|done| done.is_some()));
                 }
             }
@@ -411,6 +511,7 @@ fn store_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<Option<String
                 Job::Expand { id, expansions, .. } => {
                     super::work::expand_in(&tx, id, expansions).map(|()| None)
                 }
+                Job::Hosts { hosts, .. } => save_hosts(&tx, hosts).map(|()| None),
             });
         match result {
             Ok(r) => {
