@@ -135,16 +135,29 @@ impl WorkDb {
             .map_err(|e| self.fail(e))
     }
 
+    /// Several messages, in one visit to the database; those that have
+    /// left the queue are left out.
+    pub fn load_many(&self, ids: &[String]) -> Result<Vec<Work>, QueueError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(w) = self.load(id)? {
+                out.push(w);
+            }
+        }
+        Ok(out)
+    }
+
     /// The message and its pending recipients; `None` if it has left the
     /// queue.
     pub fn load(&self, id: &str) -> Result<Option<Work>, QueueError> {
         let work = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT id, arrival, sender, body_type, ret, envid, attempts, warned, headers, body
                  FROM messages WHERE id = ?1",
-                [id],
-                |r| {
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([id], |r| {
                     Ok(Work {
                         id: r.get(0)?,
                         arrival: r.get(1)?,
@@ -158,8 +171,8 @@ impl WorkDb {
                         headers: r.get(8)?,
                         body: r.get(9)?,
                     })
-                },
-            )
+                })
+            })
             .optional()
             .map_err(|e| self.fail(e))?;
         let Some(mut work) = work else {
@@ -285,25 +298,26 @@ fn record_outcomes(
             stmt.execute(params![id, idx, state, reply])?;
         }
     }
-    let pending: i64 = tx.query_row(
-        "SELECT count(*) FROM recipients WHERE message_id = ?1 AND state = 'pending'",
-        [id],
-        |r| r.get(0),
-    )?;
+    let pending: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM recipients WHERE message_id = ?1 AND state = 'pending'",
+        )?
+        .query_row([id], |r| r.get(0))?;
     let status = outcomes.iter().rev().find_map(|(_, o)| match o {
         Outcome::Deferred(r) => Some(r.clone()),
         _ => None,
     });
     let done = pending == 0;
     if done {
-        tx.execute("DELETE FROM messages WHERE id = ?1", [id])?;
+        tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?
+            .execute([id])?;
     } else {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE messages SET attempts = attempts + 1, next_attempt = ?2,
              status_message = coalesce(?3, status_message), warned = warned OR ?4
              WHERE id = ?1",
-            params![id, next_attempt, status, warned],
-        )?;
+        )?
+        .execute(params![id, next_attempt, status, warned])?;
     }
     Ok(done)
 }
