@@ -59,6 +59,9 @@ fn start() -> Option<Setup> {
             // only tried if the first fails.
             "--host-record=mx2.relay.test,127.0.0.3".into(),
             "--host-record=implicit.test,127.0.0.1".into(),
+            // Nothing listens at down.test's MX host.
+            "--mx-host=down.test,mx.down.test,10".into(),
+            "--host-record=mx.down.test,127.0.0.3".into(),
             // RFC 7505: MX 0 "." (rdata: preference 0, the root name).
             "--dns-rr=null.test,15,000000".into(),
         ],
@@ -403,5 +406,87 @@ fn one_connection_carries_message_after_message() {
         line.contains(&format!("mx1.relay.test [127.0.0.1:{}]", s.sink_port))
             && line.contains(" 250 "),
         "{h}"
+    );
+}
+
+#[test]
+fn without_pipelining_or_dsn_at_the_receiver_success_is_reported_as_relayed() {
+    let Some(s) = start() else { return };
+    let dump = s.dir.path().join("sink");
+    // -p: no PIPELINING (one command at a time), -N: no DSN.
+    let _sink = smtp_sink(s.sink_port, &dump, &["-p", "-N"]);
+    let mut c = Client::connect(s.daemon.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd(&format!("MAIL FROM:<{}@localhost>", s.user)), "250");
+    expect!(
+        c.cmd("RCPT TO:<bob@relay.test> NOTIFY=SUCCESS,FAILURE"),
+        "250"
+    );
+    expect!(c.cmd("RCPT TO:<carol@relay.test>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    expect!(c.cmd("Subject: step by step\r\n\r\nx\r\n."), "250 2.0.0");
+    let got = dumped(&dump, 1);
+    let mut rcpts = got[0].0.clone();
+    rcpts.sort();
+    assert_eq!(rcpts, ["bob@relay.test", "carol@relay.test"]);
+    let mbox = s.spool.join(&s.user);
+    wait_until("the relayed report", || {
+        mbox.exists() && !dsns(&mbox).is_empty()
+    });
+    let r = dsns(&mbox);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].contains(" relayed|2.0.0|RFC822; bob@relay.test "),
+        "{r:?}"
+    );
+    assert!(
+        !r[0].contains("carol"),
+        "no NOTIFY=SUCCESS for carol: {r:?}"
+    );
+}
+
+#[test]
+fn a_host_that_refused_is_not_tried_again_by_every_message() {
+    let Some(s) = start() else { return };
+    send(
+        s.daemon.port,
+        "alice@localhost",
+        &["a@down.test"],
+        "Subject: one\r\n\r\nx\r\n",
+    );
+    wait_until("the refusal", || {
+        s.daemon.stderr().contains("to=<a@down.test>")
+    });
+    send(
+        s.daemon.port,
+        "alice@localhost",
+        &["b@down.test"],
+        "Subject: two\r\n\r\nx\r\n",
+    );
+    wait_until("the second deferral", || {
+        s.daemon.stderr().contains("to=<b@down.test>")
+    });
+    let log = s.daemon.stderr();
+    let first = log
+        .lines()
+        .find(|l| l.contains("to=<a@down.test>"))
+        .unwrap();
+    let second = log
+        .lines()
+        .find(|l| l.contains("to=<b@down.test>"))
+        .unwrap();
+    assert!(
+        first.contains("stat=Deferred: 4.4.1 mx.down.test [127.0.0.3]: connect to 127.0.0.3:"),
+        "{first}"
+    );
+    assert!(
+        second.contains("(host status, retried after Timeout.hoststatus)"),
+        "{second}"
+    );
+    let q = s.daemon.mailq();
+    assert!(
+        q.contains("<a@down.test>") && q.contains("<b@down.test>"),
+        "both stay queued: {q}"
     );
 }

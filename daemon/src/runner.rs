@@ -780,11 +780,15 @@ impl Runner {
                         _ => return None,
                     };
                     let r = by_idx(*idx)?;
-                    if action == Action::Delivered
+                    let mut action = action;
+                    if action == Action::Delivered && text.ends_with(dsn::RELAYED) {
+                        // The next host takes no DSN: we report "relayed".
+                        action = Action::Relayed;
+                    } else if action == Action::Delivered
                         && !matches!(self.router.route(&r.address), Ok(d) if d.mailer == "local")
                     {
-                        // Relayed: the next hop reports success, if asked
-                        // (NOTIFY went with the recipient).
+                        // Relayed with NOTIFY passed on: the next host
+                        // reports success, if asked.
                         return None;
                     }
                     dsn::wanted(r.notify.as_deref(), action).then(|| Entry {

@@ -12,12 +12,17 @@
 use crate::queue::work::Work;
 use crate::queue::{NewMessage, NewRecipient};
 
+/// How a delivery's text ends when the next host took no DSN parameters.
+pub const RELAYED: &str = " (relayed to a host without DSN)";
+
 /// What the report says about each recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Failed,
     Delayed,
     Delivered,
+    /// Passed to a host that will not report success itself.
+    Relayed,
 }
 
 impl Action {
@@ -26,6 +31,7 @@ impl Action {
             Action::Failed => "failed",
             Action::Delayed => "delayed",
             Action::Delivered => "delivered",
+            Action::Relayed => "relayed",
         }
     }
 }
@@ -44,12 +50,12 @@ pub struct Entry {
 /// NOTIFY, failures and delays are reported (RFC 3461 §4.1), successes not.
 pub fn wanted(notify: Option<&str>, action: Action) -> bool {
     let Some(n) = notify else {
-        return action != Action::Delivered;
+        return matches!(action, Action::Failed | Action::Delayed);
     };
     let word = match action {
         Action::Failed => "FAILURE",
         Action::Delayed => "DELAY",
-        Action::Delivered => "SUCCESS",
+        Action::Delivered | Action::Relayed => "SUCCESS",
     };
     n.split(',').any(|w| w.trim().eq_ignore_ascii_case(word))
 }
@@ -70,7 +76,7 @@ pub fn status_of(text: &str, action: Action) -> String {
         }
     }
     match (text.as_bytes().first(), action) {
-        (_, Action::Delivered) => "2.0.0".into(),
+        (_, Action::Delivered | Action::Relayed) => "2.0.0".into(),
         (_, Action::Delayed) => "4.0.0".into(),
         (Some(b'4'), Action::Failed) => "4.0.0".into(),
         _ => "5.0.0".into(),
@@ -93,7 +99,7 @@ pub fn report(
     let subject = match kind {
         Action::Failed => "Returned mail: see transcript for details",
         Action::Delayed => "Warning: could not send message for past while",
-        Action::Delivered => "Successful Mail Delivery Report",
+        Action::Delivered | Action::Relayed => "Successful Mail Delivery Report",
     };
     let mut headers = String::new();
     headers.push_str(&format!(
@@ -133,7 +139,7 @@ pub fn report(
     let heading = match kind {
         Action::Failed => "   ----- The following addresses had permanent fatal errors -----",
         Action::Delayed => "   ----- The following addresses had transient non-fatal errors -----",
-        Action::Delivered => {
+        Action::Delivered | Action::Relayed => {
             "   ----- The following addresses had successful delivery notifications -----"
         }
     };

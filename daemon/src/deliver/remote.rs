@@ -171,8 +171,9 @@ impl Remote {
                     let mut conn = conn;
                     let (verdicts, reusable) = conn.send(env, wire).await;
                     if reusable || verdicts.iter().any(|v| !matches!(v, Verdict::Temp(_))) {
+                        let dsn = conn.ext.dsn;
                         self.finish(conn, reusable, mailer).await;
-                        return verdicts.into_iter().map(outcome).collect();
+                        return outcomes(verdicts, dsn);
                     }
                     // The cached connection had gone stale: a fresh one.
                 }
@@ -219,8 +220,9 @@ impl Remote {
                     Verdict::Sent(t) | Verdict::Temp(t) | Verdict::Perm(t) => t.clone(),
                 });
                 self.note(&host.name, addr, true, &said.unwrap_or_default());
+                let dsn = conn.ext.dsn;
                 self.finish(conn, reusable, mailer).await;
-                return verdicts.into_iter().map(outcome).collect();
+                return outcomes(verdicts, dsn);
             }
         }
         let why = last.unwrap_or_else(|| "no host to try".into());
@@ -325,12 +327,20 @@ fn temp_all(job: &Job<'_>, text: &str) -> Vec<Outcome> {
     vec![Outcome::Deferred(text.to_string()); job.recipients.len()]
 }
 
-fn outcome(v: Verdict) -> Outcome {
-    match v {
-        Verdict::Sent(t) => Outcome::Delivered(t),
-        Verdict::Temp(t) => Outcome::Deferred(t),
-        Verdict::Perm(t) => Outcome::Failed(t),
-    }
+/// The verdicts as outcomes. A delivery to a host that does not take
+/// DSN parameters says so ([`super::dsn::RELAYED`]): NOTIFY=SUCCESS then
+/// gets a "relayed" report from us (RFC 3461 §6.2.2), since the next hop
+/// cannot send one.
+fn outcomes(verdicts: Vec<Verdict>, dsn: bool) -> Vec<Outcome> {
+    verdicts
+        .into_iter()
+        .map(|v| match v {
+            Verdict::Sent(t) if dsn => Outcome::Delivered(t),
+            Verdict::Sent(t) => Outcome::Delivered(format!("{t}{}", super::dsn::RELAYED)),
+            Verdict::Temp(t) => Outcome::Deferred(t),
+            Verdict::Perm(t) => Outcome::Failed(t),
+        })
+        .collect()
 }
 
 /// The port from the mailer's `A=TCP $h PORT`, else 25.
