@@ -263,6 +263,12 @@ fn local_program(
 ) -> Reply {
     use crate::deliver::program::{self, Ran, RunAs};
     let (base, detail) = user.split_once('+').unwrap_or((user, ""));
+    if !plain_name(base) {
+        return Reply::Bounce(format!(
+            "550 5.1.1 {}... not a mailbox name",
+            user.escape_default()
+        ));
+    }
     let run_as = if local.has_flag('S') || !nix::unistd::geteuid().is_root() {
         None
     } else {

@@ -38,6 +38,15 @@ pub fn candidates(
     host: &str,
 ) -> Vec<PathBuf> {
     let short = host.split('.').next().unwrap_or(host);
+    // The detail comes from the client's address: a `/` in it would make
+    // `$z/.forward+$h` a path that climbs out of the home directory (with a
+    // `.forward+..` directory the user made) to any root-owned file, whose
+    // lines would come back in bounces. Such a detail counts as none.
+    let detail = if detail.contains(['/', '\0']) {
+        ""
+    } else {
+        detail
+    };
     forward_path
         .split(':')
         .filter(|p| !p.trim().is_empty())
@@ -181,6 +190,14 @@ mod tests {
             PathBuf::from("/home/bob/.forward+lists")
         );
         assert!(candidates("", home, "bob", "", "h").is_empty());
+        // A detail with a slash cannot make the path climb out.
+        for c in candidates(fp, home, "bob", "../../../../etc/shadow", "mail") {
+            assert!(
+                !c.to_string_lossy().contains("etc/shadow"),
+                "{}",
+                c.display()
+            );
+        }
     }
 
     #[test]
