@@ -233,7 +233,10 @@ pub fn run(
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join("; ");
+        .join("; ")
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>();
     let said = if said.is_empty() {
         String::new()
     } else {

@@ -557,7 +557,15 @@ async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<Rep
             return Err(bad());
         }
         let more = line.as_bytes().get(3) == Some(&b'-');
-        lines.push(line.get(4..).unwrap_or("").to_string());
+        // The server's words end up in logs, mailq and DSNs: no control
+        // characters (a forged log line, terminal escapes) survive.
+        lines.push(
+            line.get(4..)
+                .unwrap_or("")
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect(),
+        );
         if !more {
             return Ok(Reply { code: this, lines });
         }
@@ -664,6 +672,11 @@ mod tests {
         assert!(read_reply(&mut r).await.is_err(), "cut short");
         let mut r: &[u8] = b"354\r\n";
         assert_eq!(read_reply(&mut r).await.unwrap().text(), "354");
+        let mut r: &[u8] = b"550 no\x1b[2J\rmtad: forged\r\n";
+        assert_eq!(
+            read_reply(&mut r).await.unwrap().text(),
+            "550 no [2J mtad: forged"
+        );
     }
 
     /// A scripted server on loopback: answers each command from a table.
