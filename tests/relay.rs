@@ -74,12 +74,21 @@ fn start() -> Option<Setup> {
          define(`SMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
          define(`ESMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
          define(`RELAY_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
+         define(`SMTP8_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
+         define(`DSMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
          define(`ALIAS_FILE', `{dir}/aliases')dnl\n\
+         FEATURE(`mailertable', `hash {dir}/mailertable')dnl\n\
          MAILER(`local')dnl\n\
          MAILER(`smtp')dnl\n",
         dir = dir.path().display()
     );
     std::fs::write(dir.path().join("aliases"), "postmaster: root\n").unwrap();
+    // On-demand delivery (dsmtp, F=%): only when the node asks by ETRN.
+    std::fs::write(
+        dir.path().join("mailertable"),
+        "ondemand.test dsmtp:[127.0.0.1]\n",
+    )
+    .unwrap();
     let cf = config_from_mc(dir.path(), "relay-e2e", &mc);
     let daemon = Daemon::start_with(
         &cf,
@@ -489,4 +498,30 @@ fn a_host_that_refused_is_not_tried_again_by_every_message() {
         q.contains("<a@down.test>") && q.contains("<b@down.test>"),
         "both stay queued: {q}"
     );
+}
+
+#[test]
+fn dsmtp_waits_for_etrn() {
+    let Some(s) = start() else { return };
+    let dump = s.dir.path().join("sink");
+    let _sink = smtp_sink(s.sink_port, &dump, &[]);
+    send(
+        s.daemon.port,
+        "alice@localhost",
+        &["x@ondemand.test"],
+        "Subject: on demand\r\n\r\nx\r\n",
+    );
+    wait_until("the hold", || {
+        s.daemon.mailq().contains("held for ETRN of ondemand.test")
+    });
+    assert!(
+        std::fs::read_dir(&dump).map_or(0, |d| d.count()) == 0,
+        "not delivered before ETRN"
+    );
+    let mut c = Client::connect(s.daemon.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd("ETRN ondemand.test"), "250");
+    let got = dumped(&dump, 1);
+    assert_eq!(got[0].0, ["x@ondemand.test"]);
 }

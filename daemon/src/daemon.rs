@@ -91,6 +91,7 @@ fn start(loaded: Loaded, detach: bool, interval: Option<Duration>) -> Result<(),
         resolver: None,
         wake: tokio::sync::Notify::new(),
         work: Some(work.clone()),
+        etrn: std::sync::Mutex::new(Vec::new()),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

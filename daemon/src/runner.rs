@@ -32,6 +32,8 @@ use std::time::Duration;
 const FIRST_BACKOFF: i64 = 5 * 60;
 const MAX_BACKOFF: i64 = 4 * 3600;
 
+/// How long an ETRN lets F=% mailers deliver to its node.
+const ETRN_WINDOW: Duration = Duration::from_secs(300);
 /// How many .forward files deep forwarding is followed.
 const MAX_FORWARD_DEPTH: usize = 5;
 
@@ -745,6 +747,18 @@ impl Runner {
 
     fn remote_leg(&self, mailer: &str, host: Option<String>, user: &str) -> Leg {
         match self.shared.config.mailer(mailer) {
+            Some(m)
+                if m.has_flag('%')
+                    && !user
+                        .rsplit_once('@')
+                        .is_some_and(|(_, domain)| self.etrn_asked(domain))
+                    && !host.as_deref().is_some_and(|h| self.etrn_asked(h)) =>
+            {
+                Leg::Done(Outcome::Deferred(format!(
+                    "4.0.0 held for ETRN of {} (mailer {mailer} has flag %)",
+                    user.rsplit_once('@').map_or(user, |(_, d)| d)
+                )))
+            }
             Some(m) if remote::is_smtp(m) => match host {
                 Some(host) => Leg::Smtp {
                     mailer: mailer.to_string(),
@@ -757,6 +771,17 @@ impl Runner {
             },
             _ => Leg::Done(Outcome::Deferred(held(&format!("mailer {mailer}")))),
         }
+    }
+
+    /// Whether ETRN asked for `host` in the last few minutes (sendmail
+    /// delivers F=% mailers only when a client asks for the node).
+    fn etrn_asked(&self, host: &str) -> bool {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        let mut asked = lock(&self.shared.etrn);
+        asked.retain(|(_, _, at)| at.elapsed() < ETRN_WINDOW);
+        asked.iter().any(|(d, subdomains, _)| {
+            host == *d || (*subdomains && host.ends_with(&format!(".{d}")))
+        })
     }
 
     /// The DSNs this attempt causes, and whether the delay warning goes

@@ -30,6 +30,9 @@ pub struct Shared {
     pub wake: tokio::sync::Notify,
     /// The runner's connection to the queue, for ETRN's "run now".
     pub work: Option<Arc<std::sync::Mutex<crate::queue::work::WorkDb>>>,
+    /// Nodes ETRN asked for lately (domain, with subdomains, when): mail
+    /// for mailers with flag % (dsmtp) goes only to those.
+    pub etrn: std::sync::Mutex<Vec<(String, bool, std::time::Instant)>>,
 }
 
 /// A listening socket's identity, for logs, macros and the queue.

@@ -686,6 +686,16 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         .await;
         match hurried {
             Ok(Ok(_)) => {
+                // Mailers with F=% (dsmtp) deliver to this node now.
+                self.shared
+                    .etrn
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((
+                        domain.to_ascii_lowercase(),
+                        subdomains,
+                        std::time::Instant::now(),
+                    ));
                 self.shared.wake.notify_one();
                 self.reply_continue(&format!("250 2.0.0 Queuing for node {arg} started"))
                     .await
