@@ -361,3 +361,115 @@ pub fn is_smtp(mailer: &cfparser::model::Mailer) -> bool {
             .first()
             .is_some_and(|a| a.to_string().eq_ignore_ascii_case("TCP"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A receiver that takes its time over each message and counts how
+    /// many connections it has at once.
+    async fn slow_receiver(now: Arc<AtomicUsize>, most: Arc<AtomicUsize>) -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (s, _) = l.accept().await.unwrap();
+                let (now, most) = (now.clone(), most.clone());
+                tokio::spawn(async move {
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(n, Ordering::SeqCst);
+                    let mut s = BufReader::new(s);
+                    let _ = s.write_all(b"220 slow\r\n").await;
+                    let mut data = false;
+                    loop {
+                        let mut line = String::new();
+                        if s.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            break;
+                        }
+                        let reply: &[u8] = if data {
+                            if line != ".\r\n" {
+                                continue;
+                            }
+                            data = false;
+                            tokio::time::sleep(Duration::from_millis(150)).await;
+                            b"250 ok\r\n"
+                        } else if line.starts_with("EHLO") {
+                            b"250 slow\r\n"
+                        } else if line.starts_with("DATA") {
+                            data = true;
+                            b"354 go\r\n"
+                        } else if line.starts_with("QUIT") {
+                            let _ = s.write_all(b"221 bye\r\n").await;
+                            break;
+                        } else {
+                            b"250 ok\r\n"
+                        };
+                        let _ = s.write_all(reply).await;
+                    }
+                    now.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_than_the_destination_limit_at_once() {
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let port = slow_receiver(now, most.clone()).await;
+        let cf = format!(
+            "Mlocal, P=/bin/cat, A=cat $u\nMrelay, P=[IPC], F=mXDFM, A=TCP $h {port}\n\
+             O Mtad.DestinationConcurrency=2\nO Mtad.Nameservers=127.0.0.1:9\n"
+        );
+        let loaded = cfparser::load_bytes(
+            std::path::Path::new("t.cf"),
+            cf.into_bytes(),
+            &Default::default(),
+        )
+        .unwrap();
+        let config = loaded.config;
+        let resolver = crate::dns::resolver(&config).unwrap();
+        let remote = Arc::new(Remote::from_config(&config, Some(resolver), "me.example"));
+        let mailer = Arc::new(config.mailer("relay").unwrap().clone());
+        let wire = Arc::new(super::super::smtp::wire_form(
+            b"Subject: x\r\n",
+            b"x\r\n",
+            None,
+        ));
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..8 {
+            let (remote, mailer, wire) = (remote.clone(), mailer.clone(), wire.clone());
+            tasks.spawn(async move {
+                let rcpt = format!("u{n}@far.example");
+                remote
+                    .deliver(Job {
+                        mailer: &mailer,
+                        host: "[127.0.0.1]",
+                        sender: "a@example.org",
+                        recipients: vec![EnvelopeRecipient {
+                            address: &rcpt,
+                            notify: None,
+                            orcpt: None,
+                        }],
+                        size: 20,
+                        eight_bit: false,
+                        ret: None,
+                        envid: None,
+                        wire: &wire,
+                    })
+                    .await
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            let outcomes = r.unwrap();
+            assert!(
+                matches!(&outcomes[0], Outcome::Delivered(t) if t.starts_with("250")),
+                "{outcomes:?}"
+            );
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} connections at once");
+    }
+}
