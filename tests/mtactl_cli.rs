@@ -84,3 +84,191 @@ fn status_over_a_real_socket() {
     assert!(stdout.contains("pid:        4242"), "{stdout}");
     assert!(stdout.contains("listening:  127.0.0.1:2525"), "{stdout}");
 }
+
+/// mtactl against a real daemon: its socket from the harness (-S).
+fn ctl(d: &mtad_e2e::Daemon, args: &[&str]) -> std::process::Output {
+    let sock = d.control_socket();
+    let mut all = vec!["-S", sock.to_str().unwrap()];
+    all.extend_from_slice(args);
+    mtactl(&all)
+}
+
+fn queue_one(d: &mtad_e2e::Daemon, from: &str, to: &str, subject: &str) -> String {
+    use mtad_e2e::{Client, expect};
+    let mut c = Client::connect(d.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd(&format!("MAIL FROM:<{from}>")), "250");
+    expect!(c.cmd(&format!("RCPT TO:<{to}>")), "250");
+    expect!(c.cmd("DATA"), "354");
+    let r = expect!(
+        c.cmd(&format!(
+            "Subject: {subject}\r\n\r\nthe body of {subject}\r\n."
+        )),
+        "250 2.0.0"
+    );
+    r.split_whitespace().nth(2).unwrap().to_string()
+}
+
+#[test]
+fn status_and_queue_from_the_running_daemon() {
+    let d = mtad_e2e::Daemon::start(&[]);
+    let out = ctl(&d, &["status"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&format!("pid:        {}", d.pid())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("127.0.0.1:{} (MTA)", d.port)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("etc/sendmail-dev.cf"), "{stdout}");
+
+    let a = queue_one(&d, "alice@example.org", "postmaster@localhost", "first");
+    let b = queue_one(&d, "bob@example.net", "root@localhost", "second");
+    let out = ctl(&d, &["queue"]);
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    assert!(stdout.contains("(2 requests)"), "{stdout}");
+    assert!(stdout.contains(&a) && stdout.contains(&b), "{stdout}");
+    assert!(stdout.contains("<alice@example.org>") && stdout.contains("<root@localhost>"));
+    assert!(stdout.ends_with("\t\tTotal requests: 2\n"), "{stdout}");
+    // The same layout as mtad -bp.
+    assert_eq!(stdout.lines().nth(1), d.mailq().lines().nth(1));
+
+    let out = ctl(&d, &["queue", "--json", "--sender", "BOB@"]);
+    let (stdout, _) = text(&out);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(
+        lines[0].contains(&format!("\"queue_id\":\"{b}\"")),
+        "{stdout}"
+    );
+    assert!(lines[0].contains("\"queue_name\":\"incoming\""), "{stdout}");
+    assert!(
+        lines[0]
+            .contains("\"recipients\":[{\"address\":\"root@localhost\",\"delay_reason\":null}]"),
+        "{stdout}"
+    );
+    let out = ctl(
+        &d,
+        &["queue", "--domain", "localhost", "--older-than", "1h"],
+    );
+    assert!(text(&out).0.contains("is empty"), "{}", text(&out).0);
+
+    let out = ctl(&d, &["queue", "show", &a, "--body"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("sender:     <alice@example.org>"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  <postmaster@localhost> pending attempts=0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  Subject: first"), "{stdout}");
+    assert!(stdout.contains("the body of first"), "{stdout}");
+    let out = ctl(&d, &["queue", "show", "6AQZZZZZZZZZZZ"]);
+    assert_eq!(out.status.code(), Some(5), "a missing ID: {}", text(&out).1);
+}
+
+#[test]
+fn hold_release_flush_delete_and_all_in_capitals() {
+    let d = mtad_e2e::Daemon::start(&[]);
+    // Remote recipients whose domain cannot be looked up (the harness's
+    // resolver is a closed port): flush and release run the queue, and
+    // the messages stay.
+    let a = queue_one(&d, "alice@example.org", "x@remote.example", "one");
+    let b = queue_one(&d, "alice@example.org", "y@remote.example", "two");
+    let out = ctl(&d, &["queue", "hold", &a]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(text(&out).0, "1 message affected\n");
+    let q = text(&ctl(&d, &["queue"])).0;
+    assert!(q.contains("QUARANTINE: held"), "{q}");
+    let json = text(&ctl(&d, &["queue", "--json"])).0;
+    assert!(json.contains("\"queue_name\":\"hold\""), "{json}");
+    let out = ctl(&d, &["queue", "release", &a]);
+    assert!(out.status.success());
+    assert!(!text(&ctl(&d, &["queue"])).0.contains("QUARANTINE"));
+    // ALL only in capitals.
+    let out = ctl(&d, &["queue", "delete", "all"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("say ALL, in capitals"));
+    // A missing ID: the others still count, exit 5.
+    let out = ctl(&d, &["queue", "flush", &b, "6AQZZZZZZZZZZZ"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(text(&out).1.contains("6AQZZZZZZZZZZZ: no such message"));
+    // IDs from stdin.
+    let mut child = Command::new(bin("mtactl"))
+        .args([
+            "-S",
+            d.control_socket().to_str().unwrap(),
+            "queue",
+            "delete",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{a}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let q = d.mailq();
+    assert!(!q.contains(&a) && q.contains(&b), "{q}");
+    let out = ctl(&d, &["queue", "delete", "ALL"]);
+    assert!(out.status.success());
+    assert!(d.mailq().contains("is empty"));
+}
+
+#[test]
+fn other_users_may_list_at_most() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: not root, cannot run mtactl as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    // A copy anyone can run, wherever the checkout is.
+    let tools = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tools.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = tools.path().join("mtactl");
+    std::fs::copy(bin("mtactl"), &exe).unwrap();
+    let as_nobody = |d: &mtad_e2e::Daemon, args: &[&str]| {
+        Command::new(&exe)
+            .args(["-S", d.control_socket().to_str().unwrap()])
+            .args(args)
+            .uid(nobody.uid.as_raw())
+            .gid(nobody.gid.as_raw())
+            .output()
+            .unwrap()
+    };
+    // sendmail-dev.cf has restrictmailq: not even the listing.
+    let d = mtad_e2e::Daemon::start(&[]);
+    let id = queue_one(&d, "alice@example.org", "root@localhost", "private");
+    let out = as_nobody(&d, &["queue"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out).1);
+    assert!(text(&out).1.contains("permission denied"));
+    drop(d);
+    // Without it, listing yes, anything else no.
+    let d = mtad_e2e::Daemon::start(&["PrivacyOptions=public"]);
+    let id2 = queue_one(&d, "alice@example.org", "root@localhost", "public");
+    let out = as_nobody(&d, &["queue"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(text(&out).0.contains(&id2));
+    for args in [
+        vec!["queue", "delete", id2.as_str()],
+        vec!["status"],
+        vec!["queue", "show", id2.as_str()],
+    ] {
+        let out = as_nobody(&d, &args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out).1);
+    }
+    assert!(d.mailq().contains(&id2), "still queued");
+    let _ = id;
+}

@@ -7,4 +7,5 @@
 //! misread one. Lines are capped before they are parsed: the daemon reads
 //! this socket from any local user.
 
+pub mod mailq;
 pub mod protocol;

@@ -20,6 +20,32 @@ pub enum Request {
     Hello { version: u32 },
     /// pid, version, uptime, listeners, config file.
     Status,
+    /// The queue, every message (mtactl filters).
+    Queue,
+    /// One message whole: envelope, recipients, headers, the body if asked.
+    QueueShow { id: String, body: bool },
+    /// flush, hold, release or delete: the given IDs, or every message
+    /// with a recipient at `domain`, or all of them.
+    QueueAction {
+        action: QueueAction,
+        ids: Vec<String>,
+        domain: Option<String>,
+        all: bool,
+    },
+}
+
+/// What `mtactl queue flush|hold|release|delete` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueAction {
+    /// Deliver now (held messages stay held).
+    Flush,
+    /// Keep from delivery until released.
+    Hold,
+    /// Undo hold; due at once.
+    Release,
+    /// Remove, without a DSN.
+    Delete,
 }
 
 /// What the daemon answers.
@@ -30,6 +56,17 @@ pub enum Response {
         version: u32,
     },
     Status(Status),
+    Queue {
+        /// QueueDirectory, for the heading.
+        directory: String,
+        entries: Vec<QueueEntry>,
+    },
+    Message(Box<MessageDetail>),
+    /// How many messages an action touched, and the IDs not found.
+    Done {
+        count: usize,
+        missing: Vec<String>,
+    },
     /// The request was refused or failed; `code` tells mtactl which exit
     /// status to use.
     Error {
@@ -48,6 +85,63 @@ pub struct Status {
     pub config_file: String,
     /// When the config in force was loaded, seconds since the epoch.
     pub config_loaded_at: u64,
+}
+
+/// One queued message, with the field names of Postfix's `postqueue -j`
+/// where they overlap (queue_name, queue_id, arrival_time, message_size,
+/// forced_expire, sender, recipients with address and delay_reason).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// `active` (being delivered now), `incoming` (not tried yet),
+    /// `deferred` (tried, waiting) or `hold`.
+    pub queue_name: String,
+    pub queue_id: String,
+    /// Seconds since the epoch.
+    pub arrival_time: i64,
+    pub message_size: u64,
+    pub forced_expire: bool,
+    pub sender: String,
+    pub recipients: Vec<QueueRecipient>,
+    pub body_type: Option<String>,
+    /// The latest deferral reason.
+    pub status: Option<String>,
+    pub attempts: u32,
+    /// When it is next due, seconds since the epoch (0: now).
+    pub next_attempt: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRecipient {
+    pub address: String,
+    pub delay_reason: Option<String>,
+}
+
+/// `mtactl queue show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDetail {
+    pub entry: QueueEntry,
+    pub envid: Option<String>,
+    pub ret: Option<String>,
+    pub client: String,
+    pub helo: Option<String>,
+    pub protocol: String,
+    pub recipients: Vec<RecipientDetail>,
+    /// The header section as queued (CRLF line ends).
+    pub headers: String,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientDetail {
+    pub address: String,
+    /// pending, delivered, failed, expanded.
+    pub state: String,
+    pub attempts: u32,
+    pub last_reply: Option<String>,
+    pub notify: Option<String>,
+    pub orcpt: Option<String>,
+    /// For an alias's target: the address it came from.
+    pub expanded_from: Option<String>,
 }
 
 /// Why a request failed.

@@ -56,19 +56,10 @@ pub fn rfc5322(secs: i64) -> String {
     )
 }
 
-/// `Thu Nov 26 12:17:08 2026`, as ctime(3) prints the local time.
+/// `Thu Nov 26 12:17:08 2026`, as ctime(3) prints the local time (mailq's
+/// and the mbox From line's form; shared with mtactl).
 pub fn ctime(secs: i64) -> String {
-    let tm = broken_down(secs, true);
-    format!(
-        "{} {} {:>2} {:02}:{:02}:{:02} {}",
-        day(&tm),
-        month(&tm),
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        tm.tm_year + 1900
-    )
+    mtactl::mailq::ctime(secs)
 }
 
 /// `20261126121708`: YYYYMMDDhhmmss in UTC, sendmail's `$t`.

@@ -16,8 +16,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn run(loaded: Loaded, detach: bool, interval: Option<Duration>) -> ExitCode {
-    match start(loaded, detach, interval) {
+pub fn run(
+    loaded: Loaded,
+    config_file: &std::path::Path,
+    detach: bool,
+    interval: Option<Duration>,
+) -> ExitCode {
+    match start(loaded, config_file, detach, interval) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             say(&mut std::io::stderr(), &format!("mtad: {e}"));
@@ -26,7 +31,13 @@ pub fn run(loaded: Loaded, detach: bool, interval: Option<Duration>) -> ExitCode
     }
 }
 
-fn start(loaded: Loaded, detach: bool, interval: Option<Duration>) -> Result<(), String> {
+fn start(
+    loaded: Loaded,
+    config_file: &std::path::Path,
+    detach: bool,
+    interval: Option<Duration>,
+) -> Result<(), String> {
+    let started = std::time::Instant::now();
     let config = Arc::new(loaded.config);
     let (host, warning) = settings::host_name(&config);
     if let Some(w) = warning {
@@ -53,8 +64,17 @@ fn start(loaded: Loaded, detach: bool, interval: Option<Duration>) -> Result<(),
                 .join(" ")
         ),
     );
-    if nix::unistd::geteuid().is_root() {
-        let (name, uid, gid) = privilege::run_as(&config)?;
+    // The control socket, bound while root and given to the run user.
+    let run_as = if nix::unistd::geteuid().is_root() {
+        Some(privilege::run_as(&config)?)
+    } else {
+        None
+    };
+    let control = crate::control::bind(
+        &crate::control::socket_path(&config),
+        run_as.as_ref().map(|(_, uid, gid)| (*uid, *gid)),
+    )?;
+    if let Some((name, uid, gid)) = run_as {
         privilege::prepare_queue_dir(&settings.queue_dir, uid, gid)?;
         privilege::drop_to(uid, gid)?;
         say(&mut std::io::stderr(), &format!("mtad: running as {name}"));
@@ -92,6 +112,14 @@ fn start(loaded: Loaded, detach: bool, interval: Option<Duration>) -> Result<(),
         wake: tokio::sync::Notify::new(),
         work: Some(work.clone()),
         etrn: std::sync::Mutex::new(Vec::new()),
+        delivering: std::sync::Mutex::new(std::collections::HashSet::new()),
+        started,
+        listeners: bound
+            .iter()
+            .map(|b| format!("{} ({})", b.info.addr, b.info.name))
+            .collect(),
+        config_file: std::path::absolute(config_file).unwrap_or_else(|_| config_file.to_path_buf()),
+        loaded_at: crate::clock::now(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -124,6 +152,7 @@ fn start(loaded: Loaded, detach: bool, interval: Option<Duration>) -> Result<(),
             interval,
         ));
         tokio::spawn(runner.run());
+        tokio::spawn(crate::control::serve(control, shared.clone()));
         server::serve(bound, shared).await
     });
     Ok(())

@@ -5,6 +5,7 @@ mod aliases;
 mod check;
 mod cli;
 mod clock;
+mod control;
 mod daemon;
 mod deliver;
 mod dns;
@@ -57,8 +58,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.mode.as_deref() {
-        Some("D") => daemon::run(loaded, false, interval),
-        Some("d") => daemon::run(loaded, true, interval),
+        Some("D") => daemon::run(loaded, &cli.config, false, interval),
+        Some("d") => daemon::run(loaded, &cli.config, true, interval),
         Some("p") => list_queue(&loaded.config),
         Some("i") => new_aliases(&loaded.config),
         Some("h") => host_status(&loaded.config),

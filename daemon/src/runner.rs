@@ -56,8 +56,6 @@ pub struct Runner {
     pub remote: Remote,
     /// `-q`: how often to look for retries that came due.
     pub interval: Option<Duration>,
-    /// Messages being delivered now.
-    in_flight: Mutex<HashSet<String>>,
     slots: Arc<tokio::sync::Semaphore>,
     /// MaxQueueChildren: delivery tasks at once.
     parallel: usize,
@@ -116,7 +114,6 @@ impl Runner {
             agent: Arc::new(agent),
             remote,
             interval,
-            in_flight: Mutex::new(HashSet::new()),
             slots: Arc::new(tokio::sync::Semaphore::new(parallel)),
             parallel,
             queuewarn: config
@@ -179,7 +176,7 @@ impl Runner {
     async fn pass(self: &Arc<Self>) -> Result<(), String> {
         let mut started = HashSet::new();
         loop {
-            let skip = lock(&self.in_flight).len();
+            let skip = lock(&self.shared.delivering).len();
             let db = self.db.clone();
             let due = tokio::task::spawn_blocking(move || {
                 lock(&db).due(crate::clock::now(), BATCH + skip)
@@ -192,7 +189,9 @@ impl Runner {
             let mut chunk: Vec<String> = Vec::new();
             let ids: Vec<String> = due
                 .into_iter()
-                .filter(|id| !started.contains(id) && lock(&self.in_flight).insert(id.clone()))
+                .filter(|id| {
+                    !started.contains(id) && lock(&self.shared.delivering).insert(id.clone())
+                })
                 .collect();
             let per_task = ids.len().div_ceil(self.parallel).clamp(1, MAX_PER_TASK);
             for id in ids {
@@ -226,7 +225,7 @@ impl Runner {
             if let Err(e) = me.deliver_some(&ids).await {
                 eprintln!("mtad: queue run for {}: {e}", ids.join(" "));
             }
-            let mut in_flight = lock(&me.in_flight);
+            let mut in_flight = lock(&me.shared.delivering);
             for id in &ids {
                 in_flight.remove(id);
             }

@@ -33,6 +33,14 @@ pub struct Shared {
     /// Nodes ETRN asked for lately (domain, with subdomains, when): mail
     /// for mailers with flag % (dsmtp) goes only to those.
     pub etrn: std::sync::Mutex<Vec<(String, bool, std::time::Instant)>>,
+    /// Messages being delivered now (mailq's `*`).
+    pub delivering: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// For `mtactl status`.
+    pub started: std::time::Instant,
+    pub listeners: Vec<String>,
+    pub config_file: std::path::PathBuf,
+    /// When the config in force was loaded, seconds since the epoch.
+    pub loaded_at: i64,
 }
 
 /// A listening socket's identity, for logs, macros and the queue.

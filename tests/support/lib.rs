@@ -213,6 +213,11 @@ impl Daemon {
             .arg(format!("QueueDirectory={}/queue", dir.path().display()))
             .arg("-O")
             .arg(format!("PidFile={}/mtad.pid", dir.path().display()))
+            .arg("-O")
+            .arg(format!(
+                "ControlSocketName={}/mtad.sock",
+                dir.path().display()
+            ))
             // Messages stay queued for the tests that look at the queue;
             // the delivery tests ask for DeliveryMode=background.
             .arg("-O")
@@ -268,6 +273,11 @@ impl Daemon {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// The control socket, for mtactl -S.
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.path().join("mtad.sock")
     }
 
     pub fn queue_dir(&self) -> PathBuf {

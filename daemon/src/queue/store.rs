@@ -14,6 +14,7 @@
 //! Values a client supplied (addresses, HELO name, parameters, the message)
 //! are bound as SQL parameters, never spliced into text.
 
+use mtactl::protocol::{QueueEntry, QueueRecipient};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -607,22 +608,10 @@ pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> Result<S
     Ok(id)
 }
 
-/// A queued message as `mailq` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub id: String,
-    pub arrival: i64,
-    pub size: u64,
-    pub sender: String,
-    pub body_type: Option<String>,
-    pub status_message: Option<String>,
-    pub recipients: Vec<String>,
-}
-
 /// Reads the queue for listing, without writing anything: a listing never
 /// creates the database or its WAL files (which, made by root, would lock
 /// the daemon out).
-pub fn list(dir: &Path) -> Result<Vec<Listed>, QueueError> {
+pub fn list(dir: &Path) -> Result<Vec<QueueEntry>, QueueError> {
     let path = dir.join(DB_FILE);
     if !path.exists() {
         return Ok(Vec::new());
@@ -632,37 +621,53 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, QueueError> {
         message: e.to_string(),
     };
     let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db)?;
-    let mut stmt = conn
-        .prepare(
-            "SELECT id, arrival, size, sender, body_type, status_message FROM messages ORDER BY id",
-        )
-        .map_err(db)?;
-    let mut out: Vec<Listed> = stmt
+    list_on(&conn).map_err(db)
+}
+
+/// The listing, on a connection the caller has.
+pub(crate) fn list_on(conn: &Connection) -> rusqlite::Result<Vec<QueueEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, arrival, size, sender, body_type, status_message, state, attempts,
+                next_attempt
+         FROM messages ORDER BY id",
+    )?;
+    let mut out: Vec<QueueEntry> = stmt
         .query_map([], |r| {
-            Ok(Listed {
-                id: r.get(0)?,
-                arrival: r.get(1)?,
-                size: r.get::<_, i64>(2)? as u64,
+            let state: String = r.get(6)?;
+            let attempts: u32 = r.get(7)?;
+            Ok(QueueEntry {
+                queue_id: r.get(0)?,
+                arrival_time: r.get(1)?,
+                message_size: r.get::<_, i64>(2)? as u64,
                 sender: r.get(3)?,
                 body_type: r.get(4)?,
-                status_message: r.get(5)?,
+                status: r.get(5)?,
+                queue_name: match (state.as_str(), attempts) {
+                    ("held", _) => "hold",
+                    (_, 0) => "incoming",
+                    _ => "deferred",
+                }
+                .to_string(),
+                attempts,
+                next_attempt: r.get(8)?,
+                forced_expire: false,
                 recipients: Vec::new(),
             })
-        })
-        .map_err(db)?
-        .collect::<Result<_, _>>()
-        .map_err(db)?;
-    let mut rstmt = conn
-        .prepare(
-            "SELECT address FROM recipients WHERE message_id = ?1 AND state = 'pending' ORDER BY idx",
-        )
-        .map_err(db)?;
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut rstmt = conn.prepare_cached(
+        "SELECT address, last_reply FROM recipients WHERE message_id = ?1 AND state = 'pending'
+         ORDER BY idx",
+    )?;
     for m in &mut out {
         m.recipients = rstmt
-            .query_map([&m.id], |r| r.get(0))
-            .map_err(db)?
-            .collect::<Result<_, _>>()
-            .map_err(db)?;
+            .query_map([&m.queue_id], |r| {
+                Ok(QueueRecipient {
+                    address: r.get(0)?,
+                    delay_reason: r.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
     }
     Ok(out)
 }
@@ -717,9 +722,9 @@ mod tests {
         assert_eq!(ids.len(), 50);
         let listed = list(dir.path()).unwrap();
         assert_eq!(listed.len(), 50);
-        assert_eq!(listed[0].recipients, ["root@localhost"]);
+        assert_eq!(listed[0].recipients[0].address, "root@localhost");
         assert_eq!(
-            listed[0].size,
+            listed[0].message_size,
             ("Subject: test\r\n\r\nhello\r\n".len()) as u64
         );
     }

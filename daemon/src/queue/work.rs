@@ -8,6 +8,7 @@
 //! repeats only that one delivery.
 
 use super::store::{DB_FILE, QueueError, open_db};
+use mtactl::protocol::{MessageDetail, QueueAction, QueueEntry, RecipientDetail};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
@@ -240,6 +241,152 @@ impl WorkDb {
         Ok(done)
     }
 
+    /// The queue as mtactl lists it.
+    pub fn list(&mut self) -> Result<Vec<QueueEntry>, QueueError> {
+        super::store::list_on(&self.conn).map_err(|e| self.fail(e))
+    }
+
+    /// One message for `mtactl queue show`; `None` if it is not queued.
+    pub fn show(&mut self, id: &str, body: bool) -> Result<Option<MessageDetail>, QueueError> {
+        let entry = self.list()?.into_iter().find(|e| e.queue_id == id);
+        let Some(entry) = entry else { return Ok(None) };
+        let row = self
+            .conn
+            .query_row(
+                "SELECT envid, ret, client_addr, client_name, helo, protocol, headers, body
+                 FROM messages WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Vec<u8>>(6)?,
+                        r.get::<_, Vec<u8>>(7)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        let Some((envid, ret, addr, name, helo, protocol, headers, text)) = row else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.address, r.state, r.attempts, r.last_reply, r.notify, r.orcpt, p.address
+                 FROM recipients r LEFT JOIN recipients p
+                   ON p.message_id = r.message_id AND p.idx = r.parent
+                 WHERE r.message_id = ?1 ORDER BY r.idx",
+            )
+            .map_err(|e| self.fail(e))?;
+        let recipients = stmt
+            .query_map([id], |r| {
+                Ok(RecipientDetail {
+                    address: r.get(0)?,
+                    state: r.get(1)?,
+                    attempts: r.get(2)?,
+                    last_reply: r.get(3)?,
+                    notify: r.get(4)?,
+                    orcpt: r.get(5)?,
+                    expanded_from: r.get(6)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.fail(e))?;
+        Ok(Some(MessageDetail {
+            entry,
+            envid,
+            ret,
+            client: match name {
+                Some(n) => format!("{n} [{addr}]"),
+                None => format!("[{addr}]"),
+            },
+            helo,
+            protocol,
+            recipients,
+            headers: String::from_utf8_lossy(&headers).into_owned(),
+            body: body.then(|| String::from_utf8_lossy(&text).into_owned()),
+        }))
+    }
+
+    /// flush, hold, release or delete the messages named by `ids`, or
+    /// with a pending recipient at `domain`, or all. One IMMEDIATE
+    /// transaction. Returns how many were touched and the IDs not found.
+    pub fn act(
+        &mut self,
+        action: QueueAction,
+        ids: &[String],
+        domain: Option<&str>,
+        all: bool,
+    ) -> Result<(usize, Vec<String>), QueueError> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| QueueError::Db {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let mut targets: Vec<String> = Vec::new();
+        let mut missing = Vec::new();
+        if all {
+            let mut stmt = tx.prepare("SELECT id FROM messages").map_err(fail)?;
+            targets = stmt
+                .query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(fail)?;
+        } else if let Some(d) = domain {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT DISTINCT message_id FROM recipients
+                     WHERE state IN ('pending', 'expanded')
+                       AND lower(address) LIKE '%@' || lower(?1) ESCAPE '\\'",
+                )
+                .map_err(fail)?;
+            targets = stmt
+                .query_map([escape_like(d)], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(fail)?;
+        }
+        for id in ids {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT count(*) > 0 FROM messages WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .map_err(fail)?;
+            if exists {
+                targets.push(id.clone());
+            } else {
+                missing.push(id.clone());
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        let sql = match action {
+            QueueAction::Flush => {
+                "UPDATE messages SET next_attempt = 0 WHERE id = ?1 AND state = 'queued'"
+            }
+            QueueAction::Hold => "UPDATE messages SET state = 'held' WHERE id = ?1",
+            QueueAction::Release => {
+                "UPDATE messages SET state = 'queued', next_attempt = 0 WHERE id = ?1"
+            }
+            QueueAction::Delete => "DELETE FROM messages WHERE id = ?1",
+        };
+        let mut count = 0;
+        for id in &targets {
+            count += tx.execute(sql, [id]).map_err(fail)?;
+        }
+        tx.commit().map_err(fail)?;
+        Ok((count, missing))
+    }
+
     /// Makes every waiting message due now (ETRN, `-q` by hand); with a
     /// domain, only messages with a pending recipient there (and, with
     /// `subdomains`, below it), or an alias there whose targets are
@@ -420,7 +567,12 @@ mod tests {
         assert_eq!(w.recipients[0].attempts, 1);
         assert_eq!(w.recipients[0].last_reply.as_deref(), Some("451 try later"));
         let listed = crate::queue::store::list(dir.path()).unwrap();
-        assert_eq!(listed[0].status_message.as_deref(), Some("451 try later"));
+        assert_eq!(listed[0].status.as_deref(), Some("451 try later"));
+        assert_eq!(listed[0].queue_name, "deferred");
+        assert_eq!(
+            listed[0].recipients[0].delay_reason.as_deref(),
+            Some("451 try later")
+        );
 
         // A second record of the delivered one changes nothing.
         db.record(&id, &[(0, Outcome::Failed("x".into()))], 2000)
