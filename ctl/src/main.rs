@@ -21,6 +21,8 @@ mod exit {
     pub const NOT_FOUND: u8 = 5;
     /// The config could not be read to find the socket.
     pub const CONFIG: u8 = 6;
+    /// `reload`: the config has errors; the daemon keeps the old one.
+    pub const RELOAD_REFUSED: u8 = 7;
 }
 
 #[derive(Debug, Parser)]
@@ -44,6 +46,10 @@ struct Cli {
 enum Command {
     /// pid, version, uptime, listening addresses, config file.
     Status,
+    /// Re-read the config: every error (file:line:column) if it does not
+    /// load, and the old one stays; else what changed and what needs a
+    /// restart.
+    Reload,
     /// The queue as sendmail's mailq shows it; `queue show|flush|hold|
     /// release|delete` act on messages.
     Queue(QueueArgs),
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Status => run(&socket, Request::Status),
+        Command::Reload => run(&socket, Request::Reload),
         Command::Queue(q) => queue(&socket, q),
     };
     match result {
@@ -378,6 +385,10 @@ fn answer(response: Response) -> Result<(), u8> {
             }
             Ok(())
         }
+        Response::Reloaded { report } => {
+            println!("{report}");
+            Ok(())
+        }
         Response::Done { count, missing } => {
             println!(
                 "{count} message{} affected",
@@ -397,6 +408,7 @@ fn answer(response: Response) -> Result<(), u8> {
             Err(match code {
                 protocol::ErrorCode::PermissionDenied => exit::PERMISSION,
                 protocol::ErrorCode::NotFound => exit::NOT_FOUND,
+                protocol::ErrorCode::ConfigError => exit::RELOAD_REFUSED,
                 _ => exit::FAILED,
             })
         }

@@ -20,6 +20,8 @@ pub enum Request {
     Hello { version: u32 },
     /// pid, version, uptime, listeners, config file.
     Status,
+    /// Read the config again; swap it in if it loads.
+    Reload,
     /// The queue, every message (mtactl filters).
     Queue,
     /// One message whole: envelope, recipients, headers, the body if asked.
@@ -62,6 +64,10 @@ pub enum Response {
         entries: Vec<QueueEntry>,
     },
     Message(Box<MessageDetail>),
+    /// The config was reloaded: what changed, what needs a restart.
+    Reloaded {
+        report: String,
+    },
     /// How many messages an action touched, and the IDs not found.
     Done {
         count: usize,
@@ -156,6 +162,8 @@ pub enum ErrorCode {
     BadVersion,
     /// The request could not be parsed.
     BadRequest,
+    /// A reload found errors in the config (the old one stays).
+    ConfigError,
     /// Anything else.
     Failed,
 }

@@ -64,7 +64,7 @@ pub fn bind(
 }
 
 /// Serves the socket until the process ends.
-pub async fn serve(listener: std::os::unix::net::UnixListener, shared: Arc<Shared>) {
+pub async fn serve(listener: std::os::unix::net::UnixListener, live: Arc<crate::live::Live>) {
     if let Err(e) = listener.set_nonblocking(true) {
         eprintln!("mtad: control socket: {e}");
         return;
@@ -80,13 +80,13 @@ pub async fn serve(listener: std::os::unix::net::UnixListener, shared: Arc<Share
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let shared = shared.clone();
+        let live = live.clone();
         tokio::spawn(async move {
             let uid = match stream.peer_cred() {
                 Ok(c) => c.uid(),
                 Err(_) => return,
             };
-            let _ = session(stream, uid, shared).await;
+            let _ = session(stream, uid, live).await;
         });
     }
 }
@@ -112,7 +112,7 @@ fn rights(uid: u32, shared: &Shared) -> Rights {
 async fn session(
     stream: tokio::net::UnixStream,
     uid: u32,
-    shared: Arc<Shared>,
+    live: Arc<crate::live::Live>,
 ) -> std::io::Result<()> {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
@@ -129,7 +129,7 @@ async fn session(
             error(ErrorCode::BadRequest, "request too long")
         } else {
             match serde_json::from_slice::<Request>(&line) {
-                Ok(req) => answer(req, uid, &shared).await,
+                Ok(req) => answer(req, uid, &live).await,
                 Err(e) => error(ErrorCode::BadRequest, &format!("bad request: {e}")),
             }
         };
@@ -149,7 +149,8 @@ fn error(code: ErrorCode, message: &str) -> Response {
     }
 }
 
-async fn answer(req: Request, uid: u32, shared: &Arc<Shared>) -> Response {
+async fn answer(req: Request, uid: u32, live: &Arc<crate::live::Live>) -> Response {
+    let shared = &live.current();
     let rights = rights(uid, shared);
     let allowed = match &req {
         Request::Hello { .. } => true,
@@ -220,6 +221,24 @@ async fn answer(req: Request, uid: u32, shared: &Arc<Shared>) -> Response {
                 Err(e) => error(ErrorCode::Failed, &e),
             }
         }
+        Request::Reload => {
+            let l = live.clone();
+            match tokio::task::spawn_blocking(move || l.reload()).await {
+                Ok(Ok(r)) => {
+                    let text = describe_reload(&r);
+                    eprintln!("mtad: reload: {}", text.replace('\n', "; "));
+                    Response::Reloaded { report: text }
+                }
+                Ok(Err(errors)) => {
+                    eprintln!("mtad: reload refused; the old config stays in force:\n{errors}");
+                    error(
+                        ErrorCode::ConfigError,
+                        &format!("the config does not load; the old one stays in force:\n{errors}"),
+                    )
+                }
+                Err(e) => error(ErrorCode::Failed, &e.to_string()),
+            }
+        }
         Request::QueueAction {
             action,
             ids,
@@ -259,4 +278,21 @@ async fn with_db<T: Send + 'static>(
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// A reload's report, a line each: what changed, what needs a restart.
+pub fn describe_reload(r: &crate::live::Reloaded) -> String {
+    let mut lines = Vec::new();
+    if r.changed.is_empty() && r.needs_restart.is_empty() {
+        lines.push("reloaded; nothing changed".to_string());
+    } else {
+        lines.push("reloaded".to_string());
+    }
+    for c in &r.changed {
+        lines.push(format!("changed: {c}"));
+    }
+    for c in &r.needs_restart {
+        lines.push(format!("needs a restart: {c}"));
+    }
+    lines.join("\n")
 }

@@ -19,10 +19,11 @@ use std::time::Duration;
 pub fn run(
     loaded: Loaded,
     config_file: &std::path::Path,
+    opts: cfparser::LoadOptions,
     detach: bool,
     interval: Option<Duration>,
 ) -> ExitCode {
-    match start(loaded, config_file, detach, interval) {
+    match start(loaded, config_file, opts, detach, interval) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             say(&mut std::io::stderr(), &format!("mtad: {e}"));
@@ -34,6 +35,7 @@ pub fn run(
 fn start(
     loaded: Loaded,
     config_file: &std::path::Path,
+    opts: cfparser::LoadOptions,
     detach: bool,
     interval: Option<Duration>,
 ) -> Result<(), String> {
@@ -102,23 +104,26 @@ fn start(
     let work = crate::queue::work::WorkDb::open(&settings.queue_dir).map_err(|e| e.to_string())?;
     let work = Arc::new(std::sync::Mutex::new(work));
     let router = crate::route::Router::from_config(&config, &host);
+    let config_file =
+        std::path::absolute(config_file).unwrap_or_else(|_| config_file.to_path_buf());
     let shared = Arc::new(Shared {
         config,
         settings,
         policy,
+        router,
         queue,
         tls,
         resolver: None,
-        wake: tokio::sync::Notify::new(),
+        wake: Arc::new(tokio::sync::Notify::new()),
         work: Some(work.clone()),
-        etrn: std::sync::Mutex::new(Vec::new()),
-        delivering: std::sync::Mutex::new(std::collections::HashSet::new()),
+        etrn: Arc::new(std::sync::Mutex::new(Vec::new())),
+        delivering: Arc::new(std::sync::Mutex::new(std::collections::HashSet::new())),
         started,
         listeners: bound
             .iter()
             .map(|b| format!("{} ({})", b.info.addr, b.info.name))
             .collect(),
-        config_file: std::path::absolute(config_file).unwrap_or_else(|_| config_file.to_path_buf()),
+        config_file: config_file.clone(),
         loaded_at: crate::clock::now(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -143,20 +148,95 @@ fn start(
             shared.resolver.clone(),
             &shared.settings.host_name,
         );
+        let live = Arc::new(crate::live::Live::new(shared, config_file, opts));
         let runner = Arc::new(crate::runner::Runner::new(
-            shared.clone(),
+            live.clone(),
             work,
-            router,
             agent,
             remote,
             interval,
         ));
-        tokio::spawn(runner.run());
-        tokio::spawn(crate::control::serve(control, shared.clone()));
-        server::serve(bound, shared).await
+        tokio::spawn(runner.clone().run());
+        tokio::spawn(crate::control::serve(control, live.clone()));
+        tokio::spawn(signals(live.clone()));
+        server::serve(bound, live.clone()).await;
+        stop(&live).await;
     });
     Ok(())
 }
+
+/// Signals only set flags or start work elsewhere: SIGHUP reloads (as
+/// `mtactl reload`), SIGTERM and SIGINT stop, SIGUSR1 logs the counters.
+async fn signals(live: Arc<crate::live::Live>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
+    ) else {
+        eprintln!("mtad: cannot watch signals; SIGHUP and SIGTERM act by default");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                let l = live.clone();
+                let result = tokio::task::spawn_blocking(move || l.reload()).await;
+                match result {
+                    Ok(Ok(r)) => eprintln!("mtad: SIGHUP: {}", crate::control::describe_reload(&r).replace('\n', "; ")),
+                    Ok(Err(e)) => eprintln!("mtad: SIGHUP: the config does not load; the old one stays in force:\n{e}"),
+                    Err(e) => eprintln!("mtad: SIGHUP: {e}"),
+                }
+            }
+            _ = term.recv() => { live.stopping.send_replace(true); }
+            _ = int.recv() => { live.stopping.send_replace(true); }
+            _ = usr1.recv() => {
+                let s = live.current();
+                eprintln!(
+                    "mtad: stats: sessions={} delivering={} uptime={}s",
+                    live.sessions.load(std::sync::atomic::Ordering::SeqCst),
+                    s.delivering.lock().map(|d| d.len()).unwrap_or(0),
+                    s.started.elapsed().as_secs()
+                );
+            }
+        }
+    }
+}
+
+/// After the listeners have closed: the sessions in progress get
+/// [`STOP_WAIT`] to finish, then the deliveries in progress as long again
+/// (each records its outcomes before it ends), and mtad exits 0. Every
+/// accepted message is in the queue whatever happens: a session cut off
+/// had not been answered 250 yet.
+async fn stop(live: &Arc<crate::live::Live>) {
+    eprintln!("mtad: stopping: no new connections; waiting for sessions and deliveries");
+    let deadline = tokio::time::Instant::now() + STOP_WAIT;
+    while live.sessions.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deadline = tokio::time::Instant::now() + STOP_WAIT;
+    let shared = live.current();
+    while !shared
+        .delivering
+        .lock()
+        .map(|d| d.is_empty())
+        .unwrap_or(true)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "mtad: stopped ({} sessions, {} deliveries cut short)",
+        live.sessions.load(std::sync::atomic::Ordering::SeqCst),
+        shared.delivering.lock().map(|d| d.len()).unwrap_or(0)
+    );
+}
+
+/// How long a stop waits for sessions, then for deliveries.
+const STOP_WAIT: Duration = Duration::from_secs(30);
 
 /// PidFile, to hold the daemon's pid and then its command line, as
 /// sendmail writes it.

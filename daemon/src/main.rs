@@ -10,6 +10,7 @@ mod daemon;
 mod deliver;
 mod dns;
 mod identity;
+mod live;
 mod macros;
 mod policy;
 mod privilege;
@@ -58,8 +59,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.mode.as_deref() {
-        Some("D") => daemon::run(loaded, &cli.config, false, interval),
-        Some("d") => daemon::run(loaded, &cli.config, true, interval),
+        Some("D") => daemon::run(loaded, &cli.config, opts, false, interval),
+        Some("d") => daemon::run(loaded, &cli.config, opts, true, interval),
         Some("p") => list_queue(&loaded.config),
         Some("i") => new_aliases(&loaded.config),
         Some("h") => host_status(&loaded.config),

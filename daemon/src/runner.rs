@@ -21,7 +21,6 @@ use crate::deliver::remote::{self, Remote};
 use crate::deliver::smtp::{self, EnvelopeRecipient};
 use crate::queue::store::HostRow;
 use crate::queue::work::{Attempt, Child, Expansion, Outcome, PendingRecipient, Work, WorkDb};
-use crate::route::Router;
 use crate::server::Shared;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -49,9 +48,10 @@ const DEFAULT_QUEUEWARN: Duration = Duration::from_secs(4 * 3600);
 const DEFAULT_QUEUERETURN: Duration = Duration::from_secs(5 * 86400);
 
 pub struct Runner {
-    pub shared: Arc<Shared>,
+    /// The config in force; taken afresh for each piece of work, so a
+    /// reload applies to the next delivery.
+    live: Arc<crate::live::Live>,
     pub db: Arc<Mutex<WorkDb>>,
-    pub router: Router,
     pub agent: Arc<Agent>,
     pub remote: Remote,
     /// `-q`: how often to look for retries that came due.
@@ -90,14 +90,13 @@ enum Leg {
 
 impl Runner {
     pub fn new(
-        shared: Arc<Shared>,
+        live: Arc<crate::live::Live>,
         db: Arc<Mutex<WorkDb>>,
-        router: Router,
         agent: Agent,
         remote: Remote,
         interval: Option<Duration>,
     ) -> Runner {
-        let config = shared.config.clone();
+        let config = live.current().config.clone();
         let parallel = config
             .int("MaxQueueChildren")
             .filter(|&n| n > 0)
@@ -108,9 +107,8 @@ impl Runner {
             .filter(|d| !d.is_zero())
             .unwrap_or(DEFAULT_QUEUERETURN);
         Runner {
-            shared,
+            live,
             db,
-            router,
             agent: Arc::new(agent),
             remote,
             interval,
@@ -146,7 +144,7 @@ impl Runner {
                     })
                     .collect();
                 if !changed.is_empty()
-                    && let Err(e) = me.shared.queue.save_hosts(changed).await
+                    && let Err(e) = me.shared().queue.save_hosts(changed).await
                 {
                     eprintln!("mtad: host status: {e}");
                 }
@@ -154,8 +152,9 @@ impl Runner {
         });
         // With -q, a run at start-up, as sendmail's; without, only what
         // arrives (or ETRN) starts one.
+        let wake = self.shared().wake.clone();
         if self.interval.is_none() {
-            self.shared.wake.notified().await;
+            wake.notified().await;
         }
         loop {
             if let Err(e) = self.pass().await {
@@ -163,10 +162,10 @@ impl Runner {
             }
             match self.interval {
                 Some(every) => tokio::select! {
-                    _ = self.shared.wake.notified() => {}
+                    _ = wake.notified() => {}
                     _ = tokio::time::sleep(every) => {}
                 },
-                None => self.shared.wake.notified().await,
+                None => wake.notified().await,
             }
         }
     }
@@ -176,7 +175,7 @@ impl Runner {
     async fn pass(self: &Arc<Self>) -> Result<(), String> {
         let mut started = HashSet::new();
         loop {
-            let skip = lock(&self.shared.delivering).len();
+            let skip = lock(&self.shared().delivering).len();
             let db = self.db.clone();
             let due = tokio::task::spawn_blocking(move || {
                 lock(&db).due(crate::clock::now(), BATCH + skip)
@@ -184,13 +183,16 @@ impl Runner {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
+            if self.live.is_stopping() {
+                return Ok(());
+            }
             let fetched = due.len();
             let mut new = 0;
             let mut chunk: Vec<String> = Vec::new();
             let ids: Vec<String> = due
                 .into_iter()
                 .filter(|id| {
-                    !started.contains(id) && lock(&self.shared.delivering).insert(id.clone())
+                    !started.contains(id) && lock(&self.shared().delivering).insert(id.clone())
                 })
                 .collect();
             let per_task = ids.len().div_ceil(self.parallel).clamp(1, MAX_PER_TASK);
@@ -212,6 +214,10 @@ impl Runner {
         }
     }
 
+    fn shared(&self) -> Arc<Shared> {
+        self.live.current()
+    }
+
     /// A delivery task for some messages, when a slot is free.
     async fn start(self: &Arc<Self>, ids: Vec<String>) -> Result<(), String> {
         let permit = self
@@ -225,7 +231,8 @@ impl Runner {
             if let Err(e) = me.deliver_some(&ids).await {
                 eprintln!("mtad: queue run for {}: {e}", ids.join(" "));
             }
-            let mut in_flight = lock(&me.shared.delivering);
+            let shared = me.shared();
+            let mut in_flight = lock(&shared.delivering);
             for id in &ids {
                 in_flight.remove(id);
             }
@@ -254,13 +261,13 @@ impl Runner {
             }
         }
         let reports: usize = attempts.iter().map(|(_, a)| a.reports.len()).sum();
-        self.shared
+        self.shared()
             .queue
             .record_many(attempts)
             .await
             .map_err(|e| e.to_string())?;
         if reports > 0 {
-            self.shared.wake.notify_one();
+            self.shared().wake.notify_one();
         }
         Ok(())
     }
@@ -277,7 +284,7 @@ impl Runner {
         // delivered: a retry then delivers only the targets still pending.
         let (expansions, unreadable) = self.expansions(&work).await;
         if !expansions.is_empty() {
-            self.shared
+            self.shared()
                 .queue
                 .expand(id, expansions)
                 .await
@@ -371,6 +378,7 @@ impl Runner {
             // The wire form per line limit (L=), made once for the
             // mailers that share one.
             let mut wires: Vec<(Option<usize>, Vec<u8>)> = Vec::new();
+            let config = self.shared().config.clone();
             let size = (work.headers.len() + 2 + work.body.len()) as u64;
             let eight_bit = work
                 .body_type
@@ -382,7 +390,7 @@ impl Runner {
                     .chain(work.headers.iter())
                     .any(|b| *b >= 0x80);
             for ((mailer_name, host), members) in groups {
-                let Some(mailer) = self.shared.config.mailer(&mailer_name) else {
+                let Some(mailer) = config.mailer(&mailer_name) else {
                     continue;
                 };
                 let limit = mailer.line_limit.map(|l| l as usize);
@@ -487,7 +495,7 @@ impl Runner {
     /// The message as local targets get it, built once per message.
     fn local_message(&self, work: &Work) -> Message {
         let prepend = if self
-            .shared
+            .shared()
             .config
             .mailer("local")
             .is_some_and(|m| m.has_flag('P'))
@@ -519,13 +527,13 @@ impl Runner {
         let mut out = Vec::new();
         let mut failed = HashMap::new();
         for r in work.recipients.iter().filter(|r| r.parent.is_none()) {
-            let Ok(dest) = self.router.route(&r.address) else {
+            let Ok(dest) = self.shared().router.route(&r.address) else {
                 continue;
             };
             if dest.mailer != "local" {
                 continue;
             }
-            let Ok(targets) = self.shared.policy.expand(&dest.user) else {
+            let Ok(targets) = self.shared().policy.expand(&dest.user) else {
                 continue;
             };
             let children = match self.resolve_forwards(&dest.user, targets).await {
@@ -654,7 +662,7 @@ impl Runner {
                                     .split('@')
                                     .next()
                                     .is_some_and(|l| l.eq_ignore_ascii_case(base))
-                                    && matches!(self.router.route(&a), Ok(d) if d.mailer == "local");
+                                    && matches!(self.shared().router.route(&a), Ok(d) if d.mailer == "local");
                                 if is_self {
                                     stack.push((
                                         Target::Mailbox(user.clone()),
@@ -663,10 +671,10 @@ impl Runner {
                                     ));
                                     continue;
                                 }
-                                match self.router.route(&a) {
+                                match self.shared().router.route(&a) {
                                     Ok(d) if d.mailer == "local" => {
                                         let more =
-                                            self.shared.policy.expand(&d.user).map_err(|e| {
+                                            self.shared().policy.expand(&d.user).map_err(|e| {
                                                 format!("451 4.3.0 {user}'s .forward: {e}")
                                             })?;
                                         for t in more.into_iter().rev() {
@@ -691,7 +699,7 @@ impl Runner {
             return vec![self.target_leg(&r.address, r.run_as.as_deref().unwrap_or(""))];
         }
         let address = r.address.as_str();
-        let dest = match self.router.route(address) {
+        let dest = match self.shared().router.route(address) {
             Ok(d) => d,
             Err(e) => return vec![Leg::Done(Outcome::Deferred(format!("4.3.5 {e}")))],
         };
@@ -700,7 +708,7 @@ impl Runner {
             "error" => return vec![error_leg(dest.host, &dest.user)],
             m => return vec![self.remote_leg(m, dest.host, &dest.user)],
         }
-        let targets = match self.shared.policy.expand(&dest.user) {
+        let targets = match self.shared().policy.expand(&dest.user) {
             Ok(t) => t,
             Err(e @ (ExpandError::Loop(_) | ExpandError::TooDeep(_))) => {
                 return vec![Leg::Done(Outcome::Failed(format!("554 5.4.6 {e}")))];
@@ -736,7 +744,7 @@ impl Runner {
         if let Some(user) = address.strip_prefix('\\') {
             return Leg::Mailbox(user.to_string());
         }
-        match self.router.route(address) {
+        match self.shared().router.route(address) {
             Ok(d) if d.mailer == "local" => Leg::Mailbox(d.user),
             Ok(d) if d.mailer == "error" => error_leg(d.host, &d.user),
             Ok(d) => self.remote_leg(&d.mailer, d.host, &d.user),
@@ -745,7 +753,7 @@ impl Runner {
     }
 
     fn remote_leg(&self, mailer: &str, host: Option<String>, user: &str) -> Leg {
-        match self.shared.config.mailer(mailer) {
+        match self.shared().config.mailer(mailer) {
             Some(m)
                 if m.has_flag('%')
                     && !user
@@ -776,7 +784,8 @@ impl Runner {
     /// delivers F=% mailers only when a client asks for the node).
     fn etrn_asked(&self, host: &str) -> bool {
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
-        let mut asked = lock(&self.shared.etrn);
+        let shared = self.shared();
+        let mut asked = lock(&shared.etrn);
         asked.retain(|(_, _, at)| at.elapsed() < ETRN_WINDOW);
         asked.iter().any(|(d, subdomains, _)| {
             host == *d || (*subdomains && host.ends_with(&format!(".{d}")))
@@ -791,7 +800,7 @@ impl Runner {
         outcomes: &[(u32, Outcome)],
         now: i64,
     ) -> (Vec<crate::queue::NewMessage>, bool) {
-        let me = &self.shared.settings.host_name;
+        let me = &self.shared().settings.host_name;
         let by_idx = |idx: u32| work.recipients.iter().find(|r| r.idx == idx);
         let entries = |action: Action| -> Vec<Entry> {
             outcomes
@@ -809,7 +818,7 @@ impl Runner {
                         // The next host takes no DSN: we report "relayed".
                         action = Action::Relayed;
                     } else if action == Action::Delivered
-                        && !matches!(self.router.route(&r.address), Ok(d) if d.mailer == "local")
+                        && !matches!(self.shared().router.route(&r.address), Ok(d) if d.mailer == "local")
                     {
                         // Relayed with NOTIFY passed on: the next host
                         // reports success, if asked.
@@ -837,7 +846,7 @@ impl Runner {
                 .find(|r| r.address == e.address)
                 .and_then(|r| r.alias.as_deref())
                 .map(|list| format!("owner-{list}"))
-                .filter(|o| self.shared.policy.aliases.contains(o));
+                .filter(|o| self.shared().policy.aliases.contains(o));
             match owner {
                 Some(o) => match owners.iter_mut().find(|(k, _)| *k == o) {
                     Some((_, list)) => list.push(e),

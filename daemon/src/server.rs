@@ -15,32 +15,75 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-/// What every session shares: the config and what was derived from it.
+/// What every session shares: the config and what was derived from it,
+/// and the parts that outlive a config (carried over by
+/// [`Shared::rebuild`] on reload).
 pub struct Shared {
     pub config: Arc<Config>,
     pub settings: Settings,
     pub policy: Policy,
-    pub queue: Queue,
+    /// Where recipients go (delivery).
+    pub router: crate::route::Router,
     /// Set when a certificate is configured: STARTTLS is offered.
     pub tls: Option<crate::tls::Tls>,
+    pub queue: Queue,
     /// For verifying clients' names; `None` if no resolver could be set up
     /// (then every client is `[address]`).
     pub resolver: Option<hickory_resolver::TokioResolver>,
     /// Wakes the queue runner (a message was queued, ETRN).
-    pub wake: tokio::sync::Notify,
+    pub wake: Arc<tokio::sync::Notify>,
     /// The runner's connection to the queue, for ETRN's "run now".
     pub work: Option<Arc<std::sync::Mutex<crate::queue::work::WorkDb>>>,
     /// Nodes ETRN asked for lately (domain, with subdomains, when): mail
     /// for mailers with flag % (dsmtp) goes only to those.
-    pub etrn: std::sync::Mutex<Vec<(String, bool, std::time::Instant)>>,
+    pub etrn: Arc<std::sync::Mutex<Vec<(String, bool, std::time::Instant)>>>,
     /// Messages being delivered now (mailq's `*`).
-    pub delivering: std::sync::Mutex<std::collections::HashSet<String>>,
+    pub delivering: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// For `mtactl status`.
     pub started: std::time::Instant,
     pub listeners: Vec<String>,
     pub config_file: std::path::PathBuf,
     /// When the config in force was loaded, seconds since the epoch.
     pub loaded_at: i64,
+}
+
+impl Shared {
+    /// The Shared for a newly loaded config, carrying over what outlives a
+    /// config from `old`. The queue directory stays (it needs a restart).
+    pub fn rebuild(old: &Shared, config: Arc<Config>) -> Result<Shared, String> {
+        let (host, _) = crate::settings::host_name(&config);
+        let mut settings = Settings::from_config(&config, &host);
+        settings.queue_dir = old.settings.queue_dir.clone();
+        let tls = crate::tls::acceptor(&config)?;
+        let policy = Policy::from_config(&config, &host);
+        for w in &policy.aliases.warnings {
+            eprintln!("mtad: warning: {w}");
+        }
+        let resolver = match crate::dns::resolver(&config) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("mtad: warning: {e}; keeping the resolver in use");
+                old.resolver.clone()
+            }
+        };
+        Ok(Shared {
+            router: crate::route::Router::from_config(&config, &host),
+            config,
+            settings,
+            policy,
+            tls,
+            queue: old.queue.clone(),
+            resolver,
+            wake: old.wake.clone(),
+            work: old.work.clone(),
+            etrn: old.etrn.clone(),
+            delivering: old.delivering.clone(),
+            started: old.started,
+            listeners: old.listeners.clone(),
+            config_file: old.config_file.clone(),
+            loaded_at: crate::clock::now(),
+        })
+    }
 }
 
 /// A listening socket's identity, for logs, macros and the queue.
@@ -180,19 +223,22 @@ fn port_number(port: &str) -> Result<u16, String> {
     }
 }
 
-/// Serves the bound sockets until the process ends.
-pub async fn serve(bound: Vec<Bound>, shared: Arc<Shared>) {
-    let children = shared
+/// Serves the bound sockets until a stop is asked for (SIGTERM): then the
+/// listeners close and the sessions in progress go on to their end.
+pub async fn serve(bound: Vec<Bound>, live: Arc<crate::live::Live>) {
+    let first = live.current();
+    let children = first
         .config
         .int("MaxDaemonChildren")
         .filter(|&n| n > 0)
         .map(|n| n as usize);
     let limit = Arc::new(Semaphore::new(children.unwrap_or(Semaphore::MAX_PERMITS)));
-    let throttle = shared
+    let throttle = first
         .config
         .int("ConnectionRateThrottle")
         .filter(|&n| n > 0)
         .map(|n| n as u32);
+    drop(first);
     let rate = Arc::new(tokio::sync::Mutex::new(RateWindow::default()));
     let mut tasks = Vec::new();
     for b in bound {
@@ -204,12 +250,17 @@ pub async fn serve(bound: Vec<Bound>, shared: Arc<Shared>) {
             }
         };
         let info = Arc::new(b.info);
-        let shared = shared.clone();
+        let live = live.clone();
         let limit = limit.clone();
         let rate = rate.clone();
+        let mut stopping = live.stopping.subscribe();
         tasks.push(tokio::spawn(async move {
             loop {
-                let (stream, peer) = match listener.accept().await {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = stopping.wait_for(|s| *s) => return,
+                };
+                let (stream, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
                         // EMFILE and friends: wait, do not spin.
@@ -225,13 +276,16 @@ pub async fn serve(bound: Vec<Bound>, shared: Arc<Shared>) {
                     }
                 }
                 let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
+                // The config in force now, kept by this session to its end.
+                let shared = live.current();
                 let info = info.clone();
                 match limit.clone().try_acquire_owned() {
                     Ok(permit) => {
+                        let guard = live.session();
                         tokio::spawn(async move {
                             session(stream, peer, info, shared).await;
                             drop(permit);
+                            drop(guard);
                         });
                     }
                     Err(_) => {
