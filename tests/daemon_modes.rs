@@ -41,6 +41,13 @@ fn started_as_root_it_serves_as_the_run_user() {
     .trim()
     .parse()
     .unwrap();
+    // The port takes connections from the moment it is bound (as root);
+    // nothing reads them before the drop, which the log then reports.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !d.stderr().contains("running as nobody") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert_eq!(uids(d.pid()), vec![nobody; 4], "every uid is nobody's");
     // And it works as nobody: the queue is its own.
     let mut c = Client::connect(d.port);

@@ -37,6 +37,11 @@ pub struct Cli {
     #[arg(short = 'q', value_name = "INTERVAL")]
     pub queue_interval: Option<String>,
 
+    /// Verbose: in the foreground (-bD), mirror the log to stderr (as
+    /// Mtad.LogStderr does).
+    #[arg(short = 'v')]
+    pub verbose: bool,
+
     /// Load the config exactly as the daemon would, print a summary and
     /// every warning, and exit: 0 when it loads, 1 when it does not.
     #[arg(long)]

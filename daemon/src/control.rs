@@ -66,13 +66,13 @@ pub fn bind(
 /// Serves the socket until the process ends.
 pub async fn serve(listener: std::os::unix::net::UnixListener, live: Arc<crate::live::Live>) {
     if let Err(e) = listener.set_nonblocking(true) {
-        eprintln!("mtad: control socket: {e}");
+        crate::log::info(9, &format!("control socket: {e}"));
         return;
     }
     let listener = match tokio::net::UnixListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("mtad: control socket: {e}");
+            crate::log::info(9, &format!("control socket: {e}"));
             return;
         }
     };
@@ -226,11 +226,13 @@ async fn answer(req: Request, uid: u32, live: &Arc<crate::live::Live>) -> Respon
             match tokio::task::spawn_blocking(move || l.reload()).await {
                 Ok(Ok(r)) => {
                     let text = describe_reload(&r);
-                    eprintln!("mtad: reload: {}", text.replace('\n', "; "));
+                    crate::log::info(9, &format!("reload: {}", text.replace('\n', "; ")));
                     Response::Reloaded { report: text }
                 }
                 Ok(Err(errors)) => {
-                    eprintln!("mtad: reload refused; the old config stays in force:\n{errors}");
+                    crate::log::error(&format!(
+                        "reload refused; the old config stays in force:\n{errors}"
+                    ));
                     error(
                         ErrorCode::ConfigError,
                         &format!("the config does not load; the old one stays in force:\n{errors}"),

@@ -175,7 +175,7 @@ async fn signals(live: Arc<crate::live::Live>) {
         signal(SignalKind::interrupt()),
         signal(SignalKind::user_defined1()),
     ) else {
-        eprintln!("mtad: cannot watch signals; SIGHUP and SIGTERM act by default");
+        crate::log::error("cannot watch signals; SIGHUP and SIGTERM act by default");
         return;
     };
     loop {
@@ -184,21 +184,21 @@ async fn signals(live: Arc<crate::live::Live>) {
                 let l = live.clone();
                 let result = tokio::task::spawn_blocking(move || l.reload()).await;
                 match result {
-                    Ok(Ok(r)) => eprintln!("mtad: SIGHUP: {}", crate::control::describe_reload(&r).replace('\n', "; ")),
-                    Ok(Err(e)) => eprintln!("mtad: SIGHUP: the config does not load; the old one stays in force:\n{e}"),
-                    Err(e) => eprintln!("mtad: SIGHUP: {e}"),
+                    Ok(Ok(r)) => crate::log::info(9, &format!("SIGHUP: {}", crate::control::describe_reload(&r).replace('\n', "; "))),
+                    Ok(Err(e)) => crate::log::info(9, &format!("SIGHUP: the config does not load; the old one stays in force:\n{e}")),
+                    Err(e) => crate::log::info(9, &format!("SIGHUP: {e}")),
                 }
             }
             _ = term.recv() => { live.stopping.send_replace(true); }
             _ = int.recv() => { live.stopping.send_replace(true); }
             _ = usr1.recv() => {
                 let s = live.current();
-                eprintln!(
-                    "mtad: stats: sessions={} delivering={} uptime={}s",
+                crate::log::info(9, &format!(
+                    "stats: sessions={} delivering={} uptime={}s",
                     live.sessions.load(std::sync::atomic::Ordering::SeqCst),
                     s.delivering.lock().map(|d| d.len()).unwrap_or(0),
                     s.started.elapsed().as_secs()
-                );
+                ));
             }
         }
     }
@@ -210,7 +210,10 @@ async fn signals(live: Arc<crate::live::Live>) {
 /// accepted message is in the queue whatever happens: a session cut off
 /// had not been answered 250 yet.
 async fn stop(live: &Arc<crate::live::Live>) {
-    eprintln!("mtad: stopping: no new connections; waiting for sessions and deliveries");
+    crate::log::info(
+        9,
+        "stopping: no new connections; waiting for sessions and deliveries",
+    );
     let deadline = tokio::time::Instant::now() + STOP_WAIT;
     while live.sessions.load(std::sync::atomic::Ordering::SeqCst) > 0
         && tokio::time::Instant::now() < deadline
@@ -228,10 +231,13 @@ async fn stop(live: &Arc<crate::live::Live>) {
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    eprintln!(
-        "mtad: stopped ({} sessions, {} deliveries cut short)",
-        live.sessions.load(std::sync::atomic::Ordering::SeqCst),
-        shared.delivering.lock().map(|d| d.len()).unwrap_or(0)
+    crate::log::info(
+        9,
+        &format!(
+            "stopped ({} sessions, {} deliveries cut short)",
+            live.sessions.load(std::sync::atomic::Ordering::SeqCst),
+            shared.delivering.lock().map(|d| d.len()).unwrap_or(0)
+        ),
     );
 }
 

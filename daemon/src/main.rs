@@ -11,6 +11,7 @@ mod deliver;
 mod dns;
 mod identity;
 mod live;
+mod log;
 mod macros;
 mod policy;
 mod privilege;
@@ -59,8 +60,14 @@ fn main() -> ExitCode {
         }
     };
     match cli.mode.as_deref() {
-        Some("D") => daemon::run(loaded, &cli.config, opts, false, interval),
-        Some("d") => daemon::run(loaded, &cli.config, opts, true, interval),
+        Some("D") => {
+            log::init(&loaded.config, cli.verbose);
+            daemon::run(loaded, &cli.config, opts, false, interval)
+        }
+        Some("d") => {
+            log::init(&loaded.config, false);
+            daemon::run(loaded, &cli.config, opts, true, interval)
+        }
         Some("p") => list_queue(&loaded.config),
         Some("i") => new_aliases(&loaded.config),
         Some("h") => host_status(&loaded.config),

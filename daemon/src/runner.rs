@@ -146,7 +146,7 @@ impl Runner {
                 if !changed.is_empty()
                     && let Err(e) = me.shared().queue.save_hosts(changed).await
                 {
-                    eprintln!("mtad: host status: {e}");
+                    crate::log::info(9, &format!("host status: {e}"));
                 }
             }
         });
@@ -158,7 +158,7 @@ impl Runner {
         }
         loop {
             if let Err(e) = self.pass().await {
-                eprintln!("mtad: queue run: {e}");
+                crate::log::info(9, &format!("queue run: {e}"));
             }
             match self.interval {
                 Some(every) => tokio::select! {
@@ -229,7 +229,7 @@ impl Runner {
         let me = self.clone();
         tokio::spawn(async move {
             if let Err(e) = me.deliver_some(&ids).await {
-                eprintln!("mtad: queue run for {}: {e}", ids.join(" "));
+                crate::log::info(9, &format!("queue run for {}: {e}", ids.join(" ")));
             }
             let shared = me.shared();
             let mut in_flight = lock(&shared.delivering);
@@ -257,7 +257,7 @@ impl Runner {
             match self.attempt(work).await {
                 Ok(Some(a)) => attempts.push((id, a)),
                 Ok(None) => {}
-                Err(e) => eprintln!("mtad: {id}: {e}"),
+                Err(e) => crate::log::info(9, &format!("{id}: {e}")),
             }
         }
         let reports: usize = attempts.iter().map(|(_, a)| a.reports.len()).sum();
@@ -279,6 +279,7 @@ impl Runner {
         let id = work.id.clone();
         let id = id.as_str();
         let now = crate::clock::now();
+        let started = std::time::Instant::now();
 
         // Alias expansions first, made durable before anything is
         // delivered: a retry then delivers only the targets still pending.
@@ -468,17 +469,39 @@ impl Runner {
                 }
                 o => o,
             };
-            let relay = mine.iter().find_map(|(leg, _)| match leg {
-                Leg::Smtp { mailer, host, .. } => Some(format!(", mailer={mailer}, relay={host}")),
-                Leg::Mailbox(_) | Leg::File { .. } => Some(", mailer=local".into()),
-                Leg::Program { .. } => Some(", mailer=prog".into()),
+            let via = mine.iter().find_map(|(leg, _)| match leg {
+                Leg::Smtp { mailer, host, .. } => Some(format!(
+                    "mailer={mailer}, relay={}, ",
+                    crate::log::esc(host)
+                )),
+                Leg::Mailbox(_) | Leg::File { .. } => Some("mailer=local, ".into()),
+                Leg::Program { .. } => Some("mailer=prog, ".into()),
                 Leg::Done(_) => None,
             });
-            eprintln!(
-                "mtad: {id}: to=<{}>{}, {}",
-                r.address.escape_default(),
-                relay.unwrap_or_default(),
-                describe(&outcome)
+            // sendmail's delivery line.
+            let ctladdr = r.alias.as_deref().map_or_else(String::new, |a| {
+                format!(", ctladdr=<{}>", crate::log::esc(a))
+            });
+            let action = match &outcome {
+                Outcome::Delivered(_) => Action::Delivered,
+                Outcome::Deferred(_) => Action::Delayed,
+                Outcome::Failed(_) => Action::Failed,
+            };
+            let text = match &outcome {
+                Outcome::Delivered(t) | Outcome::Deferred(t) | Outcome::Failed(t) => t,
+            };
+            crate::log::info(
+                9,
+                &format!(
+                    "{id}: to=<{}>{ctladdr}, delay={}, xdelay={}, {}pri={}, dsn={}, {}",
+                    crate::log::esc(&r.address),
+                    crate::log::delay(now - work.arrival),
+                    crate::log::delay(started.elapsed().as_secs() as i64),
+                    via.unwrap_or_default(),
+                    30_000 * (work.attempts as u64 + 1) + work.body.len() as u64,
+                    dsn::status_of(text, action),
+                    crate::log::esc(&describe(&outcome))
+                ),
             );
             outcomes.push((r.idx, outcome));
         }
@@ -613,12 +636,12 @@ impl Runner {
                         });
                     let text = match reply {
                         Reply::Found(path, text) => {
-                            eprintln!("mtad: forwarding {user} through {path}");
+                            crate::log::info(9, &format!("forwarding {user} through {path}"));
                             text
                         }
                         Reply::NotFound(why) => {
                             if !why.is_empty() {
-                                eprintln!("mtad: warning: {why}");
+                                crate::log::warning(&format!("warning: {why}"));
                             }
                             out.push(child(format!("\\{user}"), None));
                             continue;
@@ -652,10 +675,10 @@ impl Runner {
                                 run_as: owner.clone(),
                             }),
                             Member::Include(p) => {
-                                eprintln!(
-                                    "mtad: warning: {user}'s .forward: :include:{} is not supported in .forward files; ignored",
+                                crate::log::warning(&format!(
+                                    "warning: {user}'s .forward: :include:{} is not supported in .forward files; ignored",
                                     p.display()
-                                );
+                                ));
                             }
                             Member::Address(a) => {
                                 let is_self = a
@@ -875,10 +898,10 @@ impl Runner {
                 // once; if that fails too, it stops there.
                 reports.push(dsn::report(work, &to_sender, me, now, None, "postmaster"));
             } else {
-                eprintln!(
-                    "mtad: {}: a double bounce to postmaster failed; it is discarded",
+                crate::log::error(&format!(
+                    "{}: a double bounce to postmaster failed; it is discarded",
                     work.id
-                );
+                ));
             }
         }
         let mut warned = work.warned;

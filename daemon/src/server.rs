@@ -57,12 +57,12 @@ impl Shared {
         let tls = crate::tls::acceptor(&config)?;
         let policy = Policy::from_config(&config, &host);
         for w in &policy.aliases.warnings {
-            eprintln!("mtad: warning: {w}");
+            crate::log::warning(&format!("warning: {w}"));
         }
         let resolver = match crate::dns::resolver(&config) {
             Ok(r) => Some(r),
             Err(e) => {
-                eprintln!("mtad: warning: {e}; keeping the resolver in use");
+                crate::log::warning(&format!("warning: {e}; keeping the resolver in use"));
                 old.resolver.clone()
             }
         };
@@ -130,7 +130,7 @@ pub fn bind_all(config: &Config) -> Result<Vec<Bound>, String> {
                 });
             }
             Err(e) if p.modifiers().contains('O') => {
-                eprintln!("mtad: optional listener {name} skipped: {e}");
+                crate::log::info(9, &format!("optional listener {name} skipped: {e}"));
             }
             Err(e) => return Err(format!("listener {name}: {e}")),
         }
@@ -245,7 +245,7 @@ pub async fn serve(bound: Vec<Bound>, live: Arc<crate::live::Live>) {
         let listener = match tokio::net::TcpListener::from_std(b.socket) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("mtad: listener {}: {e}", b.info.name);
+                crate::log::info(9, &format!("listener {}: {e}", b.info.name));
                 continue;
             }
         };
@@ -264,7 +264,7 @@ pub async fn serve(bound: Vec<Bound>, live: Arc<crate::live::Live>) {
                     Ok(x) => x,
                     Err(e) => {
                         // EMFILE and friends: wait, do not spin.
-                        eprintln!("mtad: accept on {}: {e}", info.name);
+                        crate::log::info(9, &format!("accept on {}: {e}", info.name));
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }

@@ -226,7 +226,17 @@ impl Daemon {
             // (answers at once, with ICMP) unless a test names its own
             // server.
             .arg("-O")
-            .arg("Mtad.Nameservers=127.0.0.1:9");
+            .arg("Mtad.Nameservers=127.0.0.1:9")
+            // The log mirrored to stderr (the tests read it), and syslog
+            // lines sent to a socket in the test's directory, never the
+            // machine's /dev/log (a test that reads them binds it).
+            .arg("-O")
+            .arg("Mtad.LogStderr=True")
+            .arg("-O")
+            .arg(format!(
+                "Mtad.SyslogSocket={}/syslog.sock",
+                dir.path().display()
+            ));
         for o in extra {
             cmd.arg("-O").arg(o);
         }
@@ -273,6 +283,12 @@ impl Daemon {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// Where the daemon sends its syslog lines (nothing listens unless a
+    /// test binds it).
+    pub fn syslog_socket(&self) -> PathBuf {
+        self.dir.path().join("syslog.sock")
     }
 
     /// The control socket, for mtactl -S.

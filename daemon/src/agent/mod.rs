@@ -355,8 +355,11 @@ fn watch(conn: UnixStream, pid: u32) {
             return;
         }
         if fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
-            eprintln!(
-                "mtad: the delivery agent (pid {pid}) has exited; exiting so that the supervisor restarts mtad (the queue keeps every message)"
+            crate::log::info(
+                9,
+                &format!(
+                    "the delivery agent (pid {pid}) has exited; exiting so that the supervisor restarts mtad (the queue keeps every message)"
+                ),
             );
             std::process::exit(75);
         }
@@ -413,9 +416,9 @@ fn pump(
             let _ = reply.send(answer);
         }
         if let Some(e) = &broken {
-            eprintln!(
-                "mtad: the delivery agent (pid {pid}) has failed: {e}; exiting so that the supervisor restarts mtad (the queue keeps every message)"
-            );
+            crate::log::error(&format!(
+                "the delivery agent (pid {pid}) has failed: {e}; exiting so that the supervisor restarts mtad (the queue keeps every message)"
+            ));
             std::process::exit(75);
         }
     }

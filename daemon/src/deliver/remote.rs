@@ -196,10 +196,10 @@ impl Remote {
                         // Opportunistic TLS: a failed handshake is no
                         // reason not to deliver; the message goes in the
                         // clear, as sendmail's and Postfix's clients do.
-                        eprintln!(
-                            "mtad: STARTTLS=client, relay={} [{ip}], failed: {why}; trying without",
+                        crate::log::error(&format!(
+                            "STARTTLS=client, relay={} [{ip}], failed: {why}; trying without",
                             host.name
-                        );
+                        ));
                         Connection::open(addr, &host.name, &self.helo, None, self.timeouts.clone())
                             .await
                     }

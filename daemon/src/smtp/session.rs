@@ -15,6 +15,7 @@ use super::reader::{LineReader, ReadError};
 use crate::aliases::Target;
 use crate::clock;
 use crate::dns::ClientName;
+use crate::log;
 use crate::macros::{self, MacroEnv};
 use crate::policy::Route;
 use crate::queue::{NewMessage, NewRecipient};
@@ -33,6 +34,9 @@ const MAX_BAD_COMMANDS: u32 = 25;
 /// The envelope of the message being built.
 #[derive(Default)]
 struct Transaction {
+    /// The queue ID, given at MAIL as sendmail gives it, so that log lines
+    /// about the transaction (rejections too) carry it.
+    id: Option<String>,
     sender: Option<String>,
     size: Option<u64>,
     body_type: Option<String>,
@@ -181,6 +185,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         // does not wait for replies; sendmail's greet_pause refuses it.
         let pause = self.shared.settings.greet_pause;
         if self.reader.input_pending(pause).await? {
+            let who = self.client_name().await.describe(self.peer.ip());
+            log::notice(
+                2,
+                &format!(
+                    "rejecting commands from {} due to pre-greeting traffic after {} seconds",
+                    log::esc(&who),
+                    pause.as_secs()
+                ),
+            );
             self.reply("554 5.5.0 Improper pipelining: talking before the greeting; closing")
                 .await;
             return Ok(false);
@@ -426,6 +439,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         let shown = format!("<{sender}>");
         tx.sender = Some(sender);
+        tx.id = Some(crate::queue::id::new_id());
         self.tx = tx;
         self.reply(&format!("250 2.1.0 {shown}... Sender ok")).await;
         Next::Continue
@@ -467,20 +481,29 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         {
             return self.reply_continue("452 4.5.3 Too many recipients").await;
         }
-        let policy = &self.shared.policy;
+        let shared = self.shared.clone();
+        let policy = &shared.policy;
         match policy.route(&mailbox.local_unquoted(), mailbox.domain.as_deref()) {
             Route::Local { user } => {
                 if !policy.local_user_exists(&user) {
-                    return self
-                        .bad(&format!("550 5.1.1 {shown}... User unknown"))
-                        .await;
+                    let reply = format!("550 5.1.1 {shown}... User unknown");
+                    self.log_reject("check_rcpt", &shown, &reply).await;
+                    return self.bad(&reply).await;
                 }
             }
             Route::Remote { domain } => {
                 if !policy.client_may_relay(self.peer.ip()) && !policy.relay_to(&domain) {
-                    return self
-                        .bad(&format!("550 5.7.1 {shown}... Relaying denied"))
-                        .await;
+                    // sendmail's texts (proto.m4), by what the client's
+                    // name lookup found.
+                    let client = self.client_name().await;
+                    let why = match client.resolve {
+                        "FAIL" => format!("IP name lookup failed [{}]", self.peer.ip()),
+                        "FORGED" => format!("IP name possibly forged [{}]", self.peer.ip()),
+                        _ => "Proper authentication required.".to_string(),
+                    };
+                    let reply = format!("550 5.7.1 {shown}... Relaying denied. {why}");
+                    self.log_reject("check_rcpt", &shown, &reply).await;
+                    return self.bad(&reply).await;
                 }
             }
         }
@@ -563,7 +586,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return Next::Continue;
         }
         let client = self.client_name().await;
-        let id = crate::queue::id::new_id();
+        let relay = client.describe(self.peer.ip());
+        let id = tx.id.clone().unwrap_or_else(crate::queue::id::new_id);
         let now = clock::now();
         let headers = self.headers(&id, now, &tx, message.headers);
         let new = NewMessage {
@@ -584,8 +608,22 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             headers,
             body: message.body,
         };
+        let from_line = format!(
+            "from=<{}>, size={}, class=0, nrcpts={}, msgid={}{}, proto={}, daemon={}, relay={}",
+            log::esc(&new.sender),
+            new.size(),
+            new.recipients.len(),
+            message_id(&new.headers).map_or_else(String::new, |m| log::esc(&m)),
+            new.body_type
+                .as_deref()
+                .map_or_else(String::new, |b| format!(", bodytype={}", log::esc(b))),
+            self.protocol(),
+            log::esc(&self.listener.name),
+            log::esc(&relay),
+        );
         match self.shared.queue.commit(new).await {
             Ok(id) => {
+                log::info(9, &format!("{id}: {from_line}"));
                 self.reply(&format!("250 2.0.0 {id} Message accepted for delivery"))
                     .await;
                 if self.shared.settings.deliver_at_once {
@@ -593,7 +631,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 }
             }
             Err(e) => {
-                eprintln!("mtad: queue write failed: {e}");
+                log::error(&format!("{id}: queue write failed: {e}"));
                 self.reply("451 4.3.0 Temporary system failure: could not queue the message")
                     .await;
             }
@@ -715,6 +753,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let privacy = self.shared.settings.privacy;
         if expn {
             if privacy.has("noexpn") {
+                self.log_refused("expn", arg).await;
                 return self
                     .reply_continue("502 5.7.0 Sorry, we do not allow this operation")
                     .await;
@@ -726,6 +765,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         } else {
             if privacy.has("novrfy") {
+                self.log_refused("vrfy", arg).await;
                 return self
                     .reply_continue(
                         "252 2.5.2 Cannot VRFY user; try RCPT to attempt delivery (or try finger)",
@@ -830,6 +870,38 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     /// A refused command; too many in a row and the client is dropped.
+    /// sendmail's rejection line, which fail2ban's sendmail-reject filter
+    /// reads: `QUEUEID: ruleset=check_rcpt, arg1=<addr>, relay=name [ip],
+    /// reject=550 ...`.
+    async fn log_reject(&mut self, ruleset: &str, arg: &str, reply: &str) {
+        let who = self.client_name().await.describe(self.peer.ip());
+        let id = self.tx.id.clone().unwrap_or_else(|| "NOQUEUE".into());
+        log::notice(
+            4,
+            &format!(
+                "{id}: ruleset={ruleset}, arg1={}, relay={}, reject={}",
+                log::esc(arg),
+                log::esc(&who),
+                log::esc(reply)
+            ),
+        );
+    }
+
+    /// `name [ip]: vrfy ARG [rejected]`, as sendmail logs refused VRFY and
+    /// EXPN.
+    async fn log_refused(&mut self, verb: &str, arg: &str) {
+        // sendmail's CurSmtpClient: `name [ip]`, without "(may be forged)".
+        let who = match self.client_name().await.name {
+            Some(n) => format!("{n} [{}]", self.peer.ip()),
+            None => format!("[{}]", self.peer.ip()),
+        };
+        let first = arg.split_whitespace().next().unwrap_or("");
+        log::notice(
+            5,
+            &format!("{}: {verb} {} [rejected]", log::esc(&who), log::esc(first)),
+        );
+    }
+
     async fn bad(&mut self, line: &str) -> Next {
         self.reply(line).await;
         self.bad_commands += 1;
@@ -935,6 +1007,26 @@ fn clean(s: &str) -> String {
 fn free_blocks(dir: &std::path::Path) -> Option<u64> {
     let st = nix::sys::statvfs::statvfs(dir).ok()?;
     Some(st.blocks_available() as u64 * st.fragment_size() as u64 / 1024)
+}
+
+/// The Message-Id header's value, `<...>`, if there is one.
+fn message_id(headers: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(headers);
+    let mut lines = text.split("\r\n").peekable();
+    while let Some(line) = lines.next() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("Message-Id") {
+            let mut v = value.trim().to_string();
+            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
+                v.push_str(next.trim());
+                lines.next();
+            }
+            return Some(v);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
