@@ -272,3 +272,99 @@ fn other_users_may_list_at_most() {
     assert!(d.mailq().contains(&id2), "still queued");
     let _ = id;
 }
+
+#[test]
+fn stats_count_what_was_sent_and_survive_a_restart() {
+    use mtad_e2e::{Client, expect};
+    let user = nix::unistd::User::from_name("mtadtest1")
+        .ok()
+        .flatten()
+        .map_or_else(
+            || {
+                nix::unistd::User::from_uid(nix::unistd::geteuid())
+                    .unwrap()
+                    .unwrap()
+                    .name
+            },
+            |u| u.name,
+        );
+    let spool = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(spool.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+    let spool_opt = format!("Mtad.MailSpoolDirectory={}", spool.path().display());
+    let mut d = mtad_e2e::Daemon::start(&["DeliveryMode=background", &spool_opt]);
+    for n in 0..3 {
+        queue_one(
+            &d,
+            "alice@example.org",
+            &format!("{user}@localhost"),
+            &format!("s{n}"),
+        );
+    }
+    let mut c = Client::connect_from(d.port, "127.0.0.2");
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO x.example"), "250");
+    expect!(c.cmd("MAIL FROM:<bob@example.net>"), "250");
+    expect!(c.cmd("RCPT TO:<someone@elsewhere.example>"), "550 5.7.1");
+    drop(c);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !d.mailq().contains("is empty") {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = ctl(&d, &["stats", "--json"]);
+    let (json, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let has = |s: &str| json.contains(s);
+    assert!(has("{\"mailer\":\"esmtp\",\"msgsfr\":3,"), "{json}");
+    assert!(has("\"msgsrej\":1"), "{json}");
+    assert!(
+        has("{\"mailer\":\"local\",\"msgsfr\":0,\"bytes_from\":0,\"msgsto\":3,"),
+        "{json}"
+    );
+    // Four sessions, and the harness's probe for the open port.
+    assert!(has("\"connections_in\":5"), "{json}");
+    let out = ctl(&d, &["stats"]);
+    let (table, _) = text(&out);
+    assert!(table.starts_with("Statistics from "), "{table}");
+    assert!(
+        table.contains(" M   msgsfr  bytes_from   msgsto    bytes_to  msgsrej msgsdis  Mailer"),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with(" T        3 ")),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with(" C        5 ")),
+        "{table}"
+    );
+    assert!(
+        table.contains("queue: incoming 0, active 0, deferred 0, hold 0"),
+        "{table}"
+    );
+
+    // Kept across a restart (StatusFile, saved at stop).
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.pid() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(
+        d.wait_exit(std::time::Duration::from_secs(40))
+            .unwrap()
+            .code(),
+        Some(0)
+    );
+    let d = d.restart();
+    let (json, _) = text(&ctl(&d, &["stats", "--json"]));
+    assert!(
+        json.contains("{\"mailer\":\"esmtp\",\"msgsfr\":3,"),
+        "after the restart: {json}"
+    );
+    let (json, _) = text(&ctl(&d, &["stats", "--json", "--reset"]));
+    assert!(!json.contains("\"msgsfr\":3"), "{json}");
+    assert!(json.contains("\"connections_in\":0"), "{json}");
+}

@@ -419,6 +419,17 @@ fn one_connection_carries_message_after_message() {
     });
     let h = s.daemon.hoststat();
     assert!(h.starts_with("-------------- Hostname"), "{h}");
+    // The same through mtactl.
+    let out = std::process::Command::new(mtad_e2e::bin("mtactl"))
+        .arg("-S")
+        .arg(s.daemon.control_socket())
+        .arg("hosts")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().nth(1),
+        h.lines().nth(1)
+    );
     let line = h.lines().find(|l| l.contains("mx1.relay.test")).unwrap();
     assert!(
         line.contains(&format!("mx1.relay.test [127.0.0.1:{}]", s.sink_port))

@@ -71,6 +71,89 @@ pub fn format(dir: &str, entries: &[QueueEntry]) -> String {
     out
 }
 
+/// sendmail's hoststat layout (mci.c's mci_print_persistent): the host,
+/// how long ago it was last tried, and the result.
+pub fn hoststat(rows: &[crate::protocol::HostEntry], now: i64) -> String {
+    if rows.is_empty() {
+        return "Host status directory is empty\n".into();
+    }
+    let mut out = String::from(
+        "-------------- Hostname --------------- How long ago ---------Results---------\n",
+    );
+    for r in rows {
+        let host = printable(&format!("{} [{}]", r.name, r.addr), 39);
+        let status = if r.ok {
+            printable(&r.status, 200)
+        } else {
+            format!("Deferred: {}", printable(&r.status, 200))
+        };
+        let _ = writeln!(
+            out,
+            " {host:<39} {:>12} {status}",
+            interval((now - r.last).max(0))
+        );
+    }
+    out
+}
+
+/// sendmail's pintvl: `HH:MM:SS`, with `Nd+` in front past a day.
+pub fn interval(secs: i64) -> String {
+    let (d, rest) = (secs / 86400, secs % 86400);
+    let hms = format!(
+        "{:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    );
+    if d > 0 { format!("{d}d+{hms}") } else { hms }
+}
+
+/// sendmail's mailstats layout: a line per mailer with its counters
+/// (bytes in KiB, as mailstats shows them), then the totals (T) and the
+/// connections (C).
+pub fn mailstats(r: &crate::protocol::StatsReport) -> String {
+    let mut out = format!("Statistics from {}\n", ctime(r.since));
+    out.push_str(" M   msgsfr  bytes_from   msgsto    bytes_to  msgsrej msgsdis  Mailer\n");
+    let kb = |b: u64| format!("{}K", b.div_ceil(1024));
+    let mut t = crate::protocol::MailerCount::default();
+    for (i, m) in r.mailers.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{i:>2} {:>8} {:>11} {:>8} {:>11} {:>8} {:>7}  {}",
+            m.msgsfr,
+            kb(m.bytes_from),
+            m.msgsto,
+            kb(m.bytes_to),
+            m.msgsrej,
+            m.msgsdis,
+            printable(&m.mailer, 30)
+        );
+        t.msgsfr += m.msgsfr;
+        t.bytes_from += m.bytes_from;
+        t.msgsto += m.msgsto;
+        t.bytes_to += m.bytes_to;
+        t.msgsrej += m.msgsrej;
+        t.msgsdis += m.msgsdis;
+    }
+    out.push_str("=====================================================================\n");
+    let _ = writeln!(
+        out,
+        " T {:>8} {:>11} {:>8} {:>11} {:>8} {:>7}",
+        t.msgsfr,
+        kb(t.bytes_from),
+        t.msgsto,
+        kb(t.bytes_to),
+        t.msgsrej,
+        t.msgsdis
+    );
+    let _ = writeln!(
+        out,
+        " C {:>8} {:>11} {:>8} {:>11} {:>8}",
+        r.connections_in, "", r.connections_out, "", r.connections_rejected
+    );
+    out
+}
+
 /// sendmail's prtstr(): at most `max` characters, backslashes doubled,
 /// anything unprintable as `\ooo`, so a hostile address cannot drive the
 /// admin's terminal.

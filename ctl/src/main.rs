@@ -50,6 +50,21 @@ enum Command {
     /// load, and the old one stays; else what changed and what needs a
     /// restart.
     Reload,
+    /// sendmail's mailstats counters (per mailer: messages and bytes from
+    /// and to, rejected, discarded; connections in, out, rejected), the
+    /// queue by state, active sessions and uptime.
+    Stats {
+        #[arg(long)]
+        json: bool,
+        /// Zero the counters (they are kept in StatusFile across restarts).
+        #[arg(long)]
+        reset: bool,
+    },
+    /// The last result per host (sendmail's hoststat).
+    Hosts {
+        #[arg(long)]
+        json: bool,
+    },
     /// The queue as sendmail's mailq shows it; `queue show|flush|hold|
     /// release|delete` act on messages.
     Queue(QueueArgs),
@@ -123,6 +138,31 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Status => run(&socket, Request::Status),
         Command::Reload => run(&socket, Request::Reload),
+        Command::Stats { json, reset } => match exchange(&socket, Request::Stats { reset }) {
+            Ok(Response::Stats(r)) if json => print_json(&r),
+            Ok(Response::Stats(r)) => {
+                print!("{}", mtactl::mailq::mailstats(&r));
+                let queue: Vec<String> = r.queue.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                println!("queue: {}", queue.join(", "));
+                println!("sessions: {}", r.sessions);
+                println!("uptime: {}s", r.uptime_secs);
+                Ok(())
+            }
+            Ok(other) => answer(other),
+            Err(code) => Err(code),
+        },
+        Command::Hosts { json } => match exchange(&socket, Request::Hosts) {
+            Ok(Response::Hosts { hosts }) if json => hosts.iter().try_for_each(print_json),
+            Ok(Response::Hosts { hosts }) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                print!("{}", mtactl::mailq::hoststat(&hosts, now));
+                Ok(())
+            }
+            Ok(other) => answer(other),
+            Err(code) => Err(code),
+        },
         Command::Queue(q) => queue(&socket, q),
     };
     match result {
@@ -232,6 +272,19 @@ fn list(socket: &Path, q: &QueueArgs) -> Result<(), u8> {
         print!("{}", mtactl::mailq::format(&directory, &entries));
     }
     Ok(())
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), u8> {
+    match serde_json::to_string(v) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("mtactl: {e}");
+            Err(exit::FAILED)
+        }
+    }
 }
 
 /// `30m`, `2h`, `1d`, `1w`, or seconds.

@@ -22,6 +22,10 @@ pub enum Request {
     Status,
     /// Read the config again; swap it in if it loads.
     Reload,
+    /// mailstats' counters and the queue's state; `reset` zeroes them.
+    Stats { reset: bool },
+    /// The last result per host (hoststat).
+    Hosts,
     /// The queue, every message (mtactl filters).
     Queue,
     /// One message whole: envelope, recipients, headers, the body if asked.
@@ -67,6 +71,10 @@ pub enum Response {
     /// The config was reloaded: what changed, what needs a restart.
     Reloaded {
         report: String,
+    },
+    Stats(StatsReport),
+    Hosts {
+        hosts: Vec<HostEntry>,
     },
     /// How many messages an action touched, and the IDs not found.
     Done {
@@ -148,6 +156,44 @@ pub struct RecipientDetail {
     pub orcpt: Option<String>,
     /// For an alias's target: the address it came from.
     pub expanded_from: Option<String>,
+}
+
+/// One mailer's counters, as sendmail's mailstats shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailerCount {
+    pub mailer: String,
+    pub msgsfr: u64,
+    pub bytes_from: u64,
+    pub msgsto: u64,
+    pub bytes_to: u64,
+    pub msgsrej: u64,
+    pub msgsdis: u64,
+}
+
+/// `mtactl stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsReport {
+    /// Counting since, seconds since the epoch.
+    pub since: i64,
+    pub mailers: Vec<MailerCount>,
+    pub connections_in: u64,
+    pub connections_out: u64,
+    pub connections_rejected: u64,
+    /// Messages in the queue by state (incoming, active, deferred, hold).
+    pub queue: Vec<(String, u64)>,
+    pub sessions: u64,
+    pub uptime_secs: u64,
+}
+
+/// One host's last result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostEntry {
+    pub name: String,
+    pub addr: String,
+    /// Seconds since the epoch.
+    pub last: i64,
+    pub ok: bool,
+    pub status: String,
 }
 
 /// Why a request failed.

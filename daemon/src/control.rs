@@ -221,6 +221,62 @@ async fn answer(req: Request, uid: u32, live: &Arc<crate::live::Live>) -> Respon
                 Err(e) => error(ErrorCode::Failed, &e),
             }
         }
+        Request::Stats { reset } => {
+            if reset {
+                shared.stats.reset();
+            }
+            let (since, mailers, cin, cout, crej) = shared.stats.snapshot();
+            let delivering = shared
+                .delivering
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let entries = with_db(shared, |db| db.list()).await.unwrap_or_default();
+            let mut queue: Vec<(String, u64)> = ["incoming", "active", "deferred", "hold"]
+                .iter()
+                .map(|s| (s.to_string(), 0))
+                .collect();
+            for e in &entries {
+                let state = if delivering.contains(&e.queue_id) && e.queue_name != "hold" {
+                    "active"
+                } else {
+                    e.queue_name.as_str()
+                };
+                if let Some(slot) = queue.iter_mut().find(|(n, _)| n == state) {
+                    slot.1 += 1;
+                }
+            }
+            Response::Stats(protocol::StatsReport {
+                since,
+                mailers,
+                connections_in: cin,
+                connections_out: cout,
+                connections_rejected: crej,
+                queue,
+                sessions: live.sessions.load(std::sync::atomic::Ordering::SeqCst) as u64,
+                uptime_secs: shared.started.elapsed().as_secs(),
+            })
+        }
+        Request::Hosts => {
+            let dir = shared.settings.queue_dir.clone();
+            let rows = tokio::task::spawn_blocking(move || crate::queue::store::hosts(&dir)).await;
+            match rows {
+                Ok(Ok(rows)) => Response::Hosts {
+                    hosts: rows
+                        .into_iter()
+                        .map(|r| protocol::HostEntry {
+                            name: r.name,
+                            addr: r.addr,
+                            last: r.last,
+                            ok: r.ok,
+                            status: r.status,
+                        })
+                        .collect(),
+                },
+                Ok(Err(e)) => error(ErrorCode::Failed, &e.to_string()),
+                Err(e) => error(ErrorCode::Failed, &e.to_string()),
+            }
+        }
         Request::Reload => {
             let l = live.clone();
             match tokio::task::spawn_blocking(move || l.reload()).await {

@@ -76,6 +76,7 @@ fn start(
         &crate::control::socket_path(&config),
         run_as.as_ref().map(|(_, uid, gid)| (*uid, *gid)),
     )?;
+    crate::stats::prepare_file(&config, run_as.as_ref().map(|(_, u, g)| (*u, *g)))?;
     if let Some((name, uid, gid)) = run_as {
         privilege::prepare_queue_dir(&settings.queue_dir, uid, gid)?;
         privilege::drop_to(uid, gid)?;
@@ -104,6 +105,7 @@ fn start(
     let work = crate::queue::work::WorkDb::open(&settings.queue_dir).map_err(|e| e.to_string())?;
     let work = Arc::new(std::sync::Mutex::new(work));
     let router = crate::route::Router::from_config(&config, &host);
+    let stats = Arc::new(crate::stats::Stats::open(&config));
     let config_file =
         std::path::absolute(config_file).unwrap_or_else(|_| config_file.to_path_buf());
     let shared = Arc::new(Shared {
@@ -125,6 +127,7 @@ fn start(
             .collect(),
         config_file: config_file.clone(),
         loaded_at: crate::clock::now(),
+        stats: stats.clone(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -147,7 +150,8 @@ fn start(
             &shared.config,
             shared.resolver.clone(),
             &shared.settings.host_name,
-        );
+        )
+        .counting(shared.stats.clone());
         let live = Arc::new(crate::live::Live::new(shared, config_file, opts));
         let runner = Arc::new(crate::runner::Runner::new(
             live.clone(),
@@ -231,6 +235,7 @@ async fn stop(live: &Arc<crate::live::Live>) {
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    shared.stats.save();
     crate::log::info(
         9,
         &format!(

@@ -21,6 +21,7 @@ mod runner;
 mod server;
 mod settings;
 mod smtp;
+mod stats;
 mod tls;
 
 use clap::Parser;

@@ -131,6 +131,7 @@ impl Runner {
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 me.remote.expire().await;
+                me.shared().stats.save();
                 let changed: Vec<HostRow> = me
                     .remote
                     .take_changes()
@@ -490,6 +491,19 @@ impl Runner {
             let text = match &outcome {
                 Outcome::Delivered(t) | Outcome::Deferred(t) | Outcome::Failed(t) => t,
             };
+            if let Outcome::Delivered(_) = &outcome {
+                let mailer = mine.iter().find_map(|(leg, _)| match leg {
+                    Leg::Smtp { mailer, .. } => Some(mailer.as_str()),
+                    Leg::Mailbox(_) | Leg::File { .. } => Some("local"),
+                    Leg::Program { .. } => Some("prog"),
+                    Leg::Done(_) => None,
+                });
+                if let Some(m) = mailer {
+                    self.shared()
+                        .stats
+                        .delivered(m, (work.headers.len() + 2 + work.body.len()) as u64);
+                }
+            }
             crate::log::info(
                 9,
                 &format!(

@@ -45,6 +45,8 @@ pub struct Shared {
     pub config_file: std::path::PathBuf,
     /// When the config in force was loaded, seconds since the epoch.
     pub loaded_at: i64,
+    /// mailstats' counters.
+    pub stats: Arc<crate::stats::Stats>,
 }
 
 impl Shared {
@@ -82,6 +84,7 @@ impl Shared {
             listeners: old.listeners.clone(),
             config_file: old.config_file.clone(),
             loaded_at: crate::clock::now(),
+            stats: old.stats.clone(),
         })
     }
 }
@@ -278,6 +281,7 @@ pub async fn serve(bound: Vec<Bound>, live: Arc<crate::live::Live>) {
                 let _ = stream.set_nodelay(true);
                 // The config in force now, kept by this session to its end.
                 let shared = live.current();
+                shared.stats.connection_in();
                 let info = info.clone();
                 match limit.clone().try_acquire_owned() {
                     Ok(permit) => {
@@ -289,6 +293,7 @@ pub async fn serve(bound: Vec<Bound>, live: Arc<crate::live::Live>) {
                         });
                     }
                     Err(_) => {
+                        shared.stats.connection_rejected();
                         tokio::spawn(async move { refuse_busy(stream, &shared).await });
                     }
                 }

@@ -71,6 +71,7 @@ pub struct Remote {
     status: Mutex<HashMap<SocketAddr, (Instant, HostStatus)>>,
     status_timeout: Duration,
     changed: Mutex<Vec<HostStatus>>,
+    stats: Option<Arc<crate::stats::Stats>>,
 }
 
 impl Remote {
@@ -108,7 +109,14 @@ impl Remote {
                 .duration("Timeout.hoststatus")
                 .unwrap_or(Duration::from_secs(30 * 60)),
             changed: Mutex::new(Vec::new()),
+            stats: None,
         }
+    }
+
+    /// Counts outgoing connections in these (mailstats' `C` line).
+    pub fn counting(mut self, stats: Arc<crate::stats::Stats>) -> Remote {
+        self.stats = Some(stats);
+        self
     }
 
     /// Delivers `job`; one outcome per recipient, in order.
@@ -215,6 +223,9 @@ impl Remote {
                         continue;
                     }
                 };
+                if let Some(s) = &self.stats {
+                    s.connection_out();
+                }
                 let (verdicts, reusable) = conn.send(env, wire).await;
                 let said = verdicts.first().map(|v| match v {
                     Verdict::Sent(t) | Verdict::Temp(t) | Verdict::Perm(t) => t.clone(),

@@ -4,40 +4,19 @@
 
 pub use mtactl::mailq::format;
 
-/// sendmail's hoststat layout (mci.c's mci_print_persistent): the host,
-/// how long ago it was last tried, and the result.
+/// `mtad -bh`: the hosts table in sendmail's hoststat layout.
 pub fn hoststat(rows: &[super::store::HostRow], now: i64) -> String {
-    if rows.is_empty() {
-        return "Host status directory is empty\n".into();
-    }
-    let mut out = String::from(
-        "-------------- Hostname --------------- How long ago ---------Results---------\n",
-    );
-    for r in rows {
-        let host = format!("{} [{}]", r.name, r.addr);
-        let status = if r.ok {
-            r.status.clone()
-        } else {
-            format!("Deferred: {}", r.status)
-        };
-        out.push_str(&format!(
-            " {host:<39} {:>12} {status}\n",
-            interval((now - r.last).max(0))
-        ));
-    }
-    out
-}
-
-/// sendmail's pintvl: `HH:MM:SS`, with `Nd+` in front past a day.
-fn interval(secs: i64) -> String {
-    let (d, rest) = (secs / 86400, secs % 86400);
-    let hms = format!(
-        "{:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    );
-    if d > 0 { format!("{d}d+{hms}") } else { hms }
+    let entries: Vec<mtactl::protocol::HostEntry> = rows
+        .iter()
+        .map(|r| mtactl::protocol::HostEntry {
+            name: r.name.clone(),
+            addr: r.addr.clone(),
+            last: r.last,
+            ok: r.ok,
+            status: r.status.clone(),
+        })
+        .collect();
+    mtactl::mailq::hoststat(&entries, now)
 }
 
 #[cfg(test)]

@@ -186,6 +186,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let pause = self.shared.settings.greet_pause;
         if self.reader.input_pending(pause).await? {
             let who = self.client_name().await.describe(self.peer.ip());
+            self.shared.stats.connection_rejected();
             log::notice(
                 2,
                 &format!(
@@ -621,9 +622,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             log::esc(&self.listener.name),
             log::esc(&relay),
         );
+        let from_mailer = self.sender_mailer(&new.sender);
+        let size = new.size();
         match self.shared.queue.commit(new).await {
             Ok(id) => {
                 log::info(9, &format!("{id}: {from_line}"));
+                self.shared.stats.received(&from_mailer, size);
                 self.reply(&format!("250 2.0.0 {id} Message accepted for delivery"))
                     .await;
                 if self.shared.settings.deliver_at_once {
@@ -873,7 +877,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// sendmail's rejection line, which fail2ban's sendmail-reject filter
     /// reads: `QUEUEID: ruleset=check_rcpt, arg1=<addr>, relay=name [ip],
     /// reject=550 ...`.
+    /// The mailer a sender's address routes to: whom mailstats counts a
+    /// received (or refused) message from, as sendmail does.
+    fn sender_mailer(&self, sender: &str) -> String {
+        if sender.is_empty() {
+            return "local".into();
+        }
+        self.shared
+            .router
+            .route(sender)
+            .map_or_else(|_| "esmtp".into(), |d| d.mailer)
+    }
+
     async fn log_reject(&mut self, ruleset: &str, arg: &str, reply: &str) {
+        let mailer = self.sender_mailer(self.tx.sender.as_deref().unwrap_or(""));
+        self.shared.stats.rejected(&mailer);
         let who = self.client_name().await.describe(self.peer.ip());
         let id = self.tx.id.clone().unwrap_or_else(|| "NOQUEUE".into());
         log::notice(
