@@ -271,3 +271,101 @@ fn a_dead_delivery_agent_ends_the_daemon_and_loses_no_mail() {
     let d = d.restart();
     assert!(d.mailq().contains(&id), "{}", d.mailq());
 }
+
+/// mtad -bD on the dev config with a given QueueDirectory: its stderr
+/// and exit status, when it refuses to start.
+fn refused(queue: &std::path::Path) -> (Option<i32>, String) {
+    let dir = queue.parent().unwrap();
+    let out = Command::new(bin("mtad"))
+        .current_dir(dir)
+        .args(["-C"])
+        .arg(workspace().join("etc/sendmail-dev.cf"))
+        .args([
+            "-bD",
+            "-O",
+            "DaemonPortOptions=Name=MTA,Port=0,Addr=127.0.0.1",
+        ])
+        .arg("-O")
+        .arg(format!("QueueDirectory={}", queue.display()))
+        .arg("-O")
+        .arg(format!("ControlSocketName={}/ctl.sock", dir.display()))
+        .arg("-O")
+        .arg(format!("PidFile={}/pid", dir.display()))
+        .arg("-O")
+        .arg(format!("StatusFile={}/stats", dir.display()))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_unsafe_queue_directory_is_refused_saying_why() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = tempfile::tempdir().unwrap();
+    // A group-writable, not sticky, parent.
+    let open = base.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let (code, err) = refused(&open.join("queue"));
+    assert_eq!(code, Some(71), "{err}");
+    assert!(
+        err.contains("is group- or world-writable (mode 0775) and not sticky"),
+        "{err}"
+    );
+    // A symbolic link.
+    let safe = base.path().join("safe");
+    std::fs::create_dir(&safe).unwrap();
+    std::fs::set_permissions(&safe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let real = safe.join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, safe.join("queue")).unwrap();
+    let (code, err) = refused(&safe.join("queue"));
+    assert_eq!(code, Some(71));
+    assert!(err.contains("is a symbolic link"), "{err}");
+    // Readable by others.
+    let wide = safe.join("wide");
+    std::fs::create_dir(&wide).unwrap();
+    std::fs::set_permissions(&wide, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        // As root the queue must belong to the run user (mail here).
+        let (code, err) = refused(&wide);
+        assert_eq!(code, Some(71));
+        assert!(
+            err.contains("belongs to root, not to the user mtad runs as"),
+            "{err}"
+        );
+        let mail = nix::unistd::User::from_name("mail").unwrap().unwrap();
+        nix::unistd::chown(&wide, Some(mail.uid), Some(mail.gid)).unwrap();
+    }
+    let (code, err) = refused(&wide);
+    assert_eq!(code, Some(71));
+    assert!(err.contains("has mode 0755; it must be 0700"), "{err}");
+}
+
+#[test]
+fn the_delivery_agents_hold_no_listening_socket() {
+    let d = Daemon::start(&[]);
+    let log = d.stderr();
+    let pids: Vec<u32> = log
+        .lines()
+        .find_map(|l| l.strip_prefix("mtad: delivery agents started, pids "))
+        .expect("pids in the log")
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    for pid in pids {
+        let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+            .map(|l| l.display().to_string())
+            .filter(|l| l.starts_with("socket:"))
+            .collect();
+        // Only the socketpair to the daemon, on its stdin.
+        assert_eq!(sockets.len(), 1, "agent {pid}: {sockets:?}");
+        let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+        assert_eq!(stdin.display().to_string(), sockets[0]);
+    }
+}

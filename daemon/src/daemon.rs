@@ -77,10 +77,17 @@ fn start(
         run_as.as_ref().map(|(_, uid, gid)| (*uid, *gid)),
     )?;
     crate::stats::prepare_file(&config, run_as.as_ref().map(|(_, u, g)| (*u, *g)))?;
-    if let Some((name, uid, gid)) = run_as {
-        privilege::prepare_queue_dir(&settings.queue_dir, uid, gid)?;
-        privilege::drop_to(uid, gid)?;
-        say(&mut std::io::stderr(), &format!("mtad: running as {name}"));
+    match run_as {
+        Some((name, uid, gid)) => {
+            privilege::prepare_queue_dir(&settings.queue_dir, uid, gid)?;
+            privilege::drop_to(uid, gid)?;
+            say(&mut std::io::stderr(), &format!("mtad: running as {name}"));
+        }
+        None => privilege::prepare_queue_dir(
+            &settings.queue_dir,
+            nix::unistd::geteuid(),
+            nix::unistd::getegid(),
+        )?,
     }
     Queue::check(&settings.queue_dir).map_err(|e| e.to_string())?;
     if detach {

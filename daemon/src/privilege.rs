@@ -55,16 +55,72 @@ fn user_from(config: &Config, options: &[&str]) -> Result<(String, Uid, Gid), St
     Ok((user.name, user.uid, gid))
 }
 
-/// Gives the queue directory to the run user (creating it, mode 0700).
+/// Creates the queue directory for `uid` (mode 0700), or checks the one
+/// there, the way sendmail's safe-file checks judge it: a directory (not a
+/// symbolic link), owned by the run user, mode 0700, and no directory
+/// above it group- or world-writable unless sticky (as /tmp is): whoever
+/// may write there could swap the queue for their own. Refuses otherwise,
+/// saying why and what to do.
 pub fn prepare_queue_dir(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
-    crate::queue::store::create_dir(dir).map_err(|e| e.to_string())?;
-    nix::unistd::chown(dir, Some(uid), Some(gid))
-        .map_err(|e| format!("cannot give {} to the run user: {e}", dir.display()))?;
-    for f in ["queue.db", "queue.db-wal", "queue.db-shm"] {
-        let p = dir.join(f);
-        if p.exists() {
-            nix::unistd::chown(&p, Some(uid), Some(gid))
-                .map_err(|e| format!("cannot give {} to the run user: {e}", p.display()))?;
+    use std::os::unix::fs::MetadataExt;
+    let shown = dir.display();
+    let abs = std::path::absolute(dir).map_err(|e| format!("QueueDirectory {shown}: {e}"))?;
+    for parent in abs.ancestors().skip(1) {
+        let Ok(m) = std::fs::metadata(parent) else {
+            continue;
+        };
+        if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+            return Err(format!(
+                "QueueDirectory {shown}: {} is group- or world-writable (mode {:04o}) and not sticky: \
+                 whoever may write there could replace the queue; fix its mode or choose another QueueDirectory",
+                parent.display(),
+                m.mode() & 0o7777
+            ));
+        }
+    }
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) => {
+            if m.file_type().is_symlink() {
+                return Err(format!(
+                    "QueueDirectory {shown} is a symbolic link; name the real directory"
+                ));
+            }
+            if !m.is_dir() {
+                return Err(format!("QueueDirectory {shown} is not a directory"));
+            }
+            if m.uid() != uid.as_raw() {
+                let owner = User::from_uid(Uid::from_raw(m.uid()))
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| m.uid().to_string(), |u| u.name);
+                return Err(format!(
+                    "QueueDirectory {shown} belongs to {owner}, not to the user mtad runs as (uid {uid}): \
+                     chown it to that user, or remove it to have it made"
+                ));
+            }
+            if m.mode() & 0o077 != 0 {
+                return Err(format!(
+                    "QueueDirectory {shown} has mode {:04o}; it must be 0700 (chmod 700 {shown})",
+                    m.mode() & 0o7777
+                ));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::queue::store::create_dir(dir).map_err(|e| e.to_string())?;
+            if nix::unistd::geteuid().is_root() {
+                nix::unistd::chown(dir, Some(uid), Some(gid))
+                    .map_err(|e| format!("cannot give {shown} to the run user: {e}"))?;
+            }
+        }
+        Err(e) => return Err(format!("QueueDirectory {shown}: {e}")),
+    }
+    if nix::unistd::geteuid().is_root() {
+        for f in ["queue.db", "queue.db-wal", "queue.db-shm"] {
+            let p = dir.join(f);
+            if p.exists() {
+                nix::unistd::chown(&p, Some(uid), Some(gid))
+                    .map_err(|e| format!("cannot give {} to the run user: {e}", p.display()))?;
+            }
         }
     }
     Ok(())
