@@ -279,7 +279,10 @@ async fn answer(req: Request, uid: u32, live: &Arc<crate::live::Live>) -> Respon
         }
         Request::Reload => {
             let l = live.clone();
-            match tokio::task::spawn_blocking(move || l.reload()).await {
+            crate::systemd::reloading();
+            let result = tokio::task::spawn_blocking(move || l.reload()).await;
+            crate::systemd::notify("READY=1");
+            match result {
                 Ok(Ok(r)) => {
                     let text = describe_reload(&r);
                     crate::log::info(9, &format!("reload: {}", text.replace('\n', "; ")));

@@ -47,7 +47,29 @@ fn start(
     }
     let settings = Settings::from_config(&config, &host);
     let tls = crate::tls::acceptor(&config)?;
-    let bound = server::bind_all(&config)?;
+    // Sockets from systemd (socket activation) replace DaemonPortOptions;
+    // then mtad need never be root.
+    let activated = crate::systemd::listeners()?;
+    let bound = if activated.is_empty() {
+        server::bind_all(&config)?
+    } else {
+        activated
+            .into_iter()
+            .map(|(socket, name)| {
+                let addr = socket
+                    .local_addr()
+                    .map_err(|e| format!("socket activation: {e}"))?;
+                Ok(server::Bound {
+                    socket,
+                    info: server::Listener {
+                        name,
+                        addr,
+                        modifiers: String::new(),
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?
+    };
     // Opened now, while the directory may still need root; written once
     // the process has its final pid (after detaching).
     let pid_file = open_pid_file(&config)?;
@@ -170,7 +192,10 @@ fn start(
         tokio::spawn(runner.clone().run());
         tokio::spawn(crate::control::serve(control, live.clone()));
         tokio::spawn(signals(live.clone()));
+        // Bound, unprivileged, serving: systemd may call us started.
+        crate::systemd::notify("READY=1\nSTATUS=accepting mail");
         server::serve(bound, live.clone()).await;
+        crate::systemd::notify("STOPPING=1");
         stop(&live).await;
     });
     Ok(())
@@ -193,7 +218,9 @@ async fn signals(live: Arc<crate::live::Live>) {
         tokio::select! {
             _ = hup.recv() => {
                 let l = live.clone();
+                crate::systemd::reloading();
                 let result = tokio::task::spawn_blocking(move || l.reload()).await;
+                crate::systemd::notify("READY=1");
                 match result {
                     Ok(Ok(r)) => crate::log::info(9, &format!("SIGHUP: {}", crate::control::describe_reload(&r).replace('\n', "; "))),
                     Ok(Err(e)) => crate::log::info(9, &format!("SIGHUP: the config does not load; the old one stays in force:\n{e}")),

@@ -22,6 +22,7 @@ mod server;
 mod settings;
 mod smtp;
 mod stats;
+mod systemd;
 mod tls;
 
 use clap::Parser;

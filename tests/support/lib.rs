@@ -183,7 +183,16 @@ impl Daemon {
         // Started as root, mtad runs as the config's user, which must reach
         // the queue under this directory.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        Daemon::spawn(config, extra, dir)
+        Daemon::spawn(config, extra, dir, &[])
+    }
+
+    /// As [`Daemon::start_with`], with environment variables for mtad
+    /// (NOTIFY_SOCKET, for instance).
+    pub fn start_env(config: &Path, extra: &[&str], env: &[(&str, String)]) -> Daemon {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Daemon::spawn(config, extra, dir, env)
     }
 
     /// A new daemon on the same directory (and so the same queue), after
@@ -195,12 +204,20 @@ impl Daemon {
         // Move the directory out of this Daemon without deleting it.
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
         let refs: Vec<&str> = extra.iter().map(String::as_str).collect();
-        Daemon::spawn(&config, &refs, dir)
+        Daemon::spawn(&config, &refs, dir, &[])
     }
 
-    fn spawn(config: &Path, extra: &[&str], dir: tempfile::TempDir) -> Daemon {
+    fn spawn(
+        config: &Path,
+        extra: &[&str],
+        dir: tempfile::TempDir,
+        env: &[(&str, String)],
+    ) -> Daemon {
         let port = free_port();
         let mut cmd = Command::new(bin("mtad"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.current_dir(dir.path())
             .arg("-C")
             .arg(config)

@@ -38,6 +38,12 @@ pub fn serve(config: &Config) -> ExitCode {
             .recursive(true)
             .mode(0o755)
             .create(spool)
+            .and_then(|()| {
+                // Whatever the umask (systemd's UMask=0077): users must
+                // reach their mailboxes.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(spool, std::fs::Permissions::from_mode(0o755))
+            })
         {
             eprintln!(
                 "mtad: delivery agent: cannot create {}: {e}",
