@@ -202,3 +202,32 @@ fn logging_survives_the_syslog_socket_being_replaced() {
         "lines after the restart: {got:?}"
     );
 }
+
+#[test]
+fn loglevel_is_honoured_and_sigusr1_logs_the_counters() {
+    // LogLevel 1: no per-message lines (level 9), but the counters SIGUSR1
+    // asks for (level 1) still come.
+    let d = Daemon::start(&["LogLevel=1"]);
+    let sock = syslog(&d.syslog_socket());
+    let mut c = Client::connect(d.port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+    expect!(c.cmd("RCPT TO:<postmaster@localhost>"), "250");
+    expect!(c.cmd("DATA"), "354");
+    expect!(c.cmd("Subject: quiet\r\n\r\nx\r\n."), "250");
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.pid() as i32),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    let lines = collect(&sock, |g| g.iter().any(|l| l.contains("stats: since=")));
+    let text = lines.join("\n");
+    assert!(text.contains("stats: mailer=esmtp, msgsfr=1,"), "{text}");
+    assert!(text.contains(", connections_in="), "{text}");
+    assert!(
+        !text.contains("from=<a@example.org>"),
+        "a level-9 line at LogLevel 1: {text}"
+    );
+}

@@ -230,9 +230,18 @@ async fn signals(live: Arc<crate::live::Live>) {
             _ = term.recv() => { live.stopping.send_replace(true); }
             _ = int.recv() => { live.stopping.send_replace(true); }
             _ = usr1.recv() => {
+                // mailstats' counters, one line per mailer, then the rest.
                 let s = live.current();
-                crate::log::info(9, &format!(
-                    "stats: sessions={} delivering={} uptime={}s",
+                let (since, mailers, cin, cout, crej) = s.stats.snapshot();
+                for m in &mailers {
+                    crate::log::info(1, &format!(
+                        "stats: mailer={}, msgsfr={}, bytes_from={}, msgsto={}, bytes_to={}, msgsrej={}, msgsdis={}",
+                        m.mailer, m.msgsfr, m.bytes_from, m.msgsto, m.bytes_to, m.msgsrej, m.msgsdis
+                    ));
+                }
+                crate::log::info(1, &format!(
+                    "stats: since={}, connections_in={cin}, connections_out={cout}, connections_rejected={crej}, sessions={}, delivering={}, uptime={}s",
+                    crate::clock::stamp(since),
                     live.sessions.load(std::sync::atomic::Ordering::SeqCst),
                     s.delivering.lock().map(|d| d.len()).unwrap_or(0),
                     s.started.elapsed().as_secs()
