@@ -427,10 +427,8 @@ fn answer(response: Response) -> Result<(), u8> {
             }
             println!("headers:");
             for line in m.headers.lines() {
-                println!(
-                    "  {}",
-                    mtactl::mailq::printable(line.trim_end_matches('\r'), 2000)
-                );
+                let line = line.trim_end_matches('\r').replace('\t', "    ");
+                println!("  {}", mtactl::mailq::printable(&line, 2000));
             }
             if let Some(body) = &m.body {
                 println!("body:");

@@ -213,7 +213,16 @@ async fn answer(req: Request, uid: u32, live: &Arc<crate::live::Live>) -> Respon
         Request::QueueShow { id, body } => {
             let key = id.clone();
             match with_db(shared, move |db| db.show(&key, body)).await {
-                Ok(Some(detail)) => Response::Message(Box::new(detail)),
+                Ok(Some(mut detail)) => {
+                    let delivering = shared.delivering.lock().unwrap_or_else(|p| p.into_inner());
+                    if delivering.contains(&detail.entry.queue_id)
+                        && detail.entry.queue_name != "hold"
+                    {
+                        detail.entry.queue_name = "active".into();
+                    }
+                    drop(delivering);
+                    Response::Message(Box::new(detail))
+                }
                 Ok(None) => error(
                     ErrorCode::NotFound,
                     &format!("no message {id} in the queue"),
