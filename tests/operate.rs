@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn mtactl(d: &Daemon, args: &[&str]) -> std::process::Output {
+/// mtactl on a control socket.
+fn mtactl_at(sock: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(bin("mtactl"))
         .arg("-S")
-        .arg(d.control_socket())
+        .arg(sock)
         .args(args)
         .output()
         .unwrap()
@@ -125,11 +126,20 @@ fn queued_ids(d: &Daemon) -> Vec<String> {
 fn reload_keeps_the_old_config_on_errors_and_swaps_under_load() {
     let dir = tempfile::tempdir().unwrap();
     let cf = dir.path().join("live.cf");
-    let original = std::fs::read_to_string(workspace().join("etc/sendmail-dev.cf")).unwrap();
+    // The file names the control socket, so that mtactl -C finds it even
+    // when the rest of the file is broken.
+    let ctl = dir.path().join("ctl.sock");
+    let original = std::fs::read_to_string(workspace().join("etc/sendmail-dev.cf"))
+        .unwrap()
+        .replace(
+            "O ControlSocketName=spool/mtad.sock",
+            &format!("O ControlSocketName={}", ctl.display()),
+        );
     std::fs::write(&cf, &original).unwrap();
+    let ctl_opt = format!("ControlSocketName={}", ctl.display());
     // -O options stay in force across reloads: EXPN is allowed here
     // although the file says noexpn.
-    let d = Daemon::start_with(&cf, &["PrivacyOptions=public"]);
+    let d = Daemon::start_with(&cf, &["PrivacyOptions=public", &ctl_opt]);
     let load = Load::start(d.port, 4, false);
     std::thread::sleep(Duration::from_millis(300));
 
@@ -142,7 +152,12 @@ fn reload_keeps_the_old_config_on_errors_and_swaps_under_load() {
     let broken = format!("{original}O MaxMessageSize=lots\nXnot a line\n");
     std::fs::write(&cf, &broken).unwrap();
     let lines = broken.lines().count();
-    let out = mtactl(&d, &["reload"]);
+    let out = Command::new(bin("mtactl"))
+        .arg("-C")
+        .arg(&cf)
+        .arg("reload")
+        .output()
+        .unwrap();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains("the old one stays in force"), "{stderr}");
@@ -164,7 +179,7 @@ fn reload_keeps_the_old_config_on_errors_and_swaps_under_load() {
     );
     assert_ne!(changed, original);
     std::fs::write(&cf, &changed).unwrap();
-    let out = mtactl(&d, &["reload"]);
+    let out = mtactl_at(&ctl, &["reload"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(

@@ -302,7 +302,10 @@ fn parse_age(s: &str) -> Option<i64> {
     Some(n * mult)
 }
 
-/// ControlSocketName from the config, or mtad's default.
+/// ControlSocketName from the config, or mtad's default. A config with
+/// errors elsewhere still names its socket (`mtactl reload` is how the
+/// admin learns about those errors): then the O line is looked for in the
+/// text itself.
 fn socket_from_config(config: &Path) -> Result<PathBuf, String> {
     let loaded = cfparser::load_file(
         config,
@@ -310,11 +313,20 @@ fn socket_from_config(config: &Path) -> Result<PathBuf, String> {
             read_class_sources: false,
             ..Default::default()
         },
-    )
-    .map_err(|e| format!("cannot find the control socket:\n{e}"))?;
-    Ok(loaded
-        .config
-        .text("ControlSocketName")
+    );
+    let name = match loaded {
+        Ok(l) => l.config.text("ControlSocketName"),
+        Err(e) => {
+            let text = std::fs::read(config)
+                .map_err(|_| format!("cannot find the control socket:\n{e}"))?;
+            String::from_utf8_lossy(&text)
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("O ControlSocketName="))
+                .map(|v| v.trim().to_string())
+        }
+    };
+    Ok(name
         .filter(|s| !s.is_empty())
         .map_or_else(|| PathBuf::from(protocol::DEFAULT_SOCKET), PathBuf::from))
 }
