@@ -26,7 +26,9 @@ pub fn run(
     match start(loaded, config_file, opts, detach, interval) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // To the terminal (or the journal) and to syslog.
             say(&mut std::io::stderr(), &format!("mtad: {e}"));
+            crate::log::line(0, crate::log::Severity::Err, &format!("cannot start: {e}"));
             ExitCode::from(71)
         }
     }
@@ -43,7 +45,7 @@ fn start(
     let config = Arc::new(loaded.config);
     let (host, warning) = settings::host_name(&config);
     if let Some(w) = warning {
-        say(&mut std::io::stderr(), &format!("mtad: warning: {w}"));
+        crate::log::warning(&w);
     }
     let settings = Settings::from_config(&config, &host);
     let tls = crate::tls::acceptor(&config)?;
@@ -76,10 +78,10 @@ fn start(
     // The delivery agent keeps the privileges this process is about to
     // give up.
     let agent = crate::agent::Agent::spawn(detach, &config)?;
-    say(
-        &mut std::io::stderr(),
+    crate::log::info(
+        9,
         &format!(
-            "mtad: delivery agents started, pids {}",
+            "delivery agents started, pids {}",
             agent
                 .pids()
                 .iter()
@@ -103,7 +105,7 @@ fn start(
         Some((name, uid, gid)) => {
             privilege::prepare_queue_dir(&settings.queue_dir, uid, gid)?;
             privilege::drop_to(uid, gid)?;
-            say(&mut std::io::stderr(), &format!("mtad: running as {name}"));
+            crate::log::info(9, &format!("running as {name}"));
         }
         None => privilege::prepare_queue_dir(
             &settings.queue_dir,
@@ -121,15 +123,15 @@ fn start(
             .map_err(|e| format!("PidFile {path}: {e}"))?;
     }
     for b in &bound {
-        say(
-            &mut std::io::stderr(),
-            &format!("mtad: listening on {} ({})", b.info.addr, b.info.name),
+        crate::log::info(
+            9,
+            &format!("listening on {} ({})", b.info.addr, b.info.name),
         );
     }
     let queue = Queue::open(&settings.queue_dir).map_err(|e| e.to_string())?;
     let policy = Policy::from_config(&config, &host);
     for w in &policy.aliases.warnings {
-        say(&mut std::io::stderr(), &format!("mtad: warning: {w}"));
+        crate::log::warning(w);
     }
     let work = crate::queue::work::WorkDb::open(&settings.queue_dir).map_err(|e| e.to_string())?;
     let work = Arc::new(std::sync::Mutex::new(work));
@@ -168,10 +170,7 @@ fn start(
         match crate::dns::resolver(&shared.config) {
             Ok(r) => Arc::get_mut(&mut shared).map(|s| s.resolver = Some(r)),
             Err(e) => {
-                say(
-                    &mut std::io::stderr(),
-                    &format!("mtad: warning: {e}; client names are not looked up"),
-                );
+                crate::log::warning(&format!("{e}; client names are not looked up"));
                 None
             }
         };

@@ -86,6 +86,11 @@ pub fn line(level: u8, severity: Severity, text: &str) {
     let mut conn = l.conn.lock().unwrap_or_else(|p| p.into_inner());
     for _ in 0..2 {
         if conn.is_none() {
+            // No socket there (no syslog daemon): a stat, not a socket
+            // and a failed connect, for every line.
+            if !l.socket.exists() {
+                return;
+            }
             *conn = UnixDatagram::unbound()
                 .and_then(|s| s.connect(&l.socket).map(|()| s))
                 .ok();
@@ -107,7 +112,7 @@ pub fn notice(level: u8, text: &str) {
 }
 
 pub fn warning(text: &str) {
-    line(1, Severity::Warning, text);
+    line(1, Severity::Warning, &format!("warning: {text}"));
 }
 
 pub fn error(text: &str) {

@@ -655,7 +655,7 @@ impl Runner {
                         }
                         Reply::NotFound(why) => {
                             if !why.is_empty() {
-                                crate::log::warning(&format!("warning: {why}"));
+                                crate::log::warning(&why);
                             }
                             out.push(child(format!("\\{user}"), None));
                             continue;
@@ -690,7 +690,7 @@ impl Runner {
                             }),
                             Member::Include(p) => {
                                 crate::log::warning(&format!(
-                                    "warning: {user}'s .forward: :include:{} is not supported in .forward files; ignored",
+                                    "{user}'s .forward: :include:{} is not supported in .forward files; ignored",
                                     p.display()
                                 ));
                             }
@@ -872,6 +872,19 @@ impl Runner {
         };
         let mut reports = Vec::new();
         let failed = entries(Action::Failed);
+        // Below zero precedence, a failure report returns the headers
+        // only, even with RET=FULL (sendmail's P lines).
+        let negative = precedence(&self.shared().config, &work.headers) < 0;
+        let headers_only;
+        let work = if negative && work.ret.is_some() {
+            headers_only = Work {
+                ret: None,
+                ..work.clone()
+            };
+            &headers_only
+        } else {
+            work
+        };
         // Failures of a list's members go to owner-LIST when there is
         // such an alias (sendmail's owner- convention), not to the sender.
         let mut owners: Vec<(String, Vec<Entry>)> = Vec::new();
@@ -919,9 +932,12 @@ impl Runner {
             }
         }
         let mut warned = work.warned;
+        // Lists and bulk mail (a Precedence below zero) get no delay
+        // warnings, as in sendmail.
         if !work.warned
             && !work.sender.is_empty()
             && now - work.arrival >= self.queuewarn.as_secs() as i64
+            && precedence(&self.shared().config, &work.headers) >= 0
         {
             let delayed = entries(Action::Delayed);
             if !delayed.is_empty() {
@@ -945,6 +961,27 @@ impl Runner {
         }
         (reports, warned && !work.warned)
     }
+}
+
+/// The message's Precedence, by the config's P lines (0 when it has none
+/// or the word is not listed).
+fn precedence(config: &cfparser::Config, headers: &[u8]) -> i32 {
+    let text = String::from_utf8_lossy(headers);
+    let value = text.split("\r\n").find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("Precedence")
+            .then(|| value.trim().to_ascii_lowercase())
+    });
+    value
+        .and_then(|v| {
+            config
+                .precedences
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&v))
+                .map(|(_, n)| *n)
+        })
+        .unwrap_or(0)
 }
 
 /// The `error` mailer's verdict: `$@` is the status, `$:` the text.
@@ -1033,6 +1070,21 @@ mod tests {
         assert_eq!(backoff(5), 9600);
         assert_eq!(backoff(6), MAX_BACKOFF);
         assert_eq!(backoff(1000), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn precedence_from_the_header_and_p_lines() {
+        let loaded = cfparser::load_bytes(
+            std::path::Path::new("t.cf"),
+            b"Mlocal, P=/bin/cat, A=cat $u\nPbulk=-60\nPlist=-30\nPfirst-class=0\n".to_vec(),
+            &Default::default(),
+        )
+        .unwrap();
+        let c = &loaded.config;
+        assert_eq!(precedence(c, b"Subject: x\r\nPrecedence: Bulk\r\n"), -60);
+        assert_eq!(precedence(c, b"precedence: list\r\n"), -30);
+        assert_eq!(precedence(c, b"Precedence: unheard-of\r\n"), 0);
+        assert_eq!(precedence(c, b"Subject: none\r\n"), 0);
     }
 
     #[test]

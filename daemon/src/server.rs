@@ -59,12 +59,12 @@ impl Shared {
         let tls = crate::tls::acceptor(&config)?;
         let policy = Policy::from_config(&config, &host);
         for w in &policy.aliases.warnings {
-            crate::log::warning(&format!("warning: {w}"));
+            crate::log::warning(w);
         }
         let resolver = match crate::dns::resolver(&config) {
             Ok(r) => Some(r),
             Err(e) => {
-                crate::log::warning(&format!("warning: {e}; keeping the resolver in use"));
+                crate::log::warning(&format!("{e}; keeping the resolver in use"));
                 old.resolver.clone()
             }
         };
