@@ -256,3 +256,52 @@ fn sigterm_under_load_exits_0_and_loses_nothing() {
     // Nothing listens any more.
     assert!(std::net::TcpStream::connect(("127.0.0.1", d.port)).is_err());
 }
+
+#[test]
+fn ctrl_c_at_the_terminal_stops_gracefully() {
+    use std::os::unix::process::CommandExt;
+    // As a terminal's Ctrl-C: SIGINT to mtad's whole process group. The
+    // agents have their own group, so the daemon stops in order (exit 0)
+    // instead of seeing its agents killed under it (exit 75).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let port = mtad_e2e::free_port();
+    let d = dir.path().display().to_string();
+    let mut child = Command::new(bin("mtad"))
+        .current_dir(dir.path())
+        .arg("-C")
+        .arg(workspace().join("etc/sendmail-dev.cf"))
+        .arg("-bD")
+        .args([
+            "-O",
+            &format!("DaemonPortOptions=Name=MTA,Port={port},Addr=127.0.0.1"),
+        ])
+        .args(["-O", &format!("QueueDirectory={d}/queue")])
+        .args(["-O", &format!("ControlSocketName={d}/ctl.sock")])
+        .args(["-O", &format!("PidFile={d}/pid")])
+        .args(["-O", &format!("Mtad.SyslogSocket={d}/syslog.sock")])
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let log = || std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    while !log().contains("listening on") {
+        assert!(Instant::now() < deadline, "{}", log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", log());
+    assert!(log().contains("stopped (0 sessions"), "{}", log());
+}

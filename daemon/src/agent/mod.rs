@@ -299,7 +299,12 @@ fn spawn_one(detach: bool, n: usize) -> Result<Worker, String> {
             _ => args.push(a),
         }
     }
+    use std::os::unix::process::CommandExt;
     let child = std::process::Command::new(exe)
+        // Its own process group: a Ctrl-C at the terminal (SIGINT to the
+        // foreground group) stops the daemon gracefully, which then ends
+        // the agents, instead of killing them under it.
+        .process_group(0)
         .arg("--delivery-agent")
         .args(&args)
         .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
