@@ -470,16 +470,14 @@ impl Runner {
                 }
                 o => o,
             };
-            let via = mine.iter().find_map(|(leg, _)| match leg {
-                Leg::Smtp { mailer, host, .. } => Some(format!(
-                    "mailer={mailer}, relay={}, ",
-                    crate::log::esc(host)
-                )),
-                Leg::Mailbox(_) | Leg::File { .. } => Some("mailer=local, ".into()),
-                Leg::Program { .. } => Some("mailer=prog, ".into()),
+            // Which mailer, and for SMTP which host, for the log and the
+            // counters.
+            let via: Option<(&str, Option<&str>)> = mine.iter().find_map(|(leg, _)| match leg {
+                Leg::Smtp { mailer, host, .. } => Some((mailer.as_str(), Some(host.as_str()))),
+                Leg::Mailbox(_) | Leg::File { .. } => Some(("local", None)),
+                Leg::Program { .. } => Some(("prog", None)),
                 Leg::Done(_) => None,
             });
-            // sendmail's delivery line.
             let ctladdr = r.alias.as_deref().map_or_else(String::new, |a| {
                 format!(", ctladdr=<{}>", crate::log::esc(a))
             });
@@ -491,27 +489,24 @@ impl Runner {
             let text = match &outcome {
                 Outcome::Delivered(t) | Outcome::Deferred(t) | Outcome::Failed(t) => t,
             };
-            if let Outcome::Delivered(_) = &outcome {
-                let mailer = mine.iter().find_map(|(leg, _)| match leg {
-                    Leg::Smtp { mailer, .. } => Some(mailer.as_str()),
-                    Leg::Mailbox(_) | Leg::File { .. } => Some("local"),
-                    Leg::Program { .. } => Some("prog"),
-                    Leg::Done(_) => None,
-                });
-                if let Some(m) = mailer {
-                    self.shared()
-                        .stats
-                        .delivered(m, (work.headers.len() + 2 + work.body.len()) as u64);
-                }
+            if let (Outcome::Delivered(_), Some((mailer, _))) = (&outcome, via) {
+                self.shared()
+                    .stats
+                    .delivered(mailer, (work.headers.len() + 2 + work.body.len()) as u64);
             }
+            // sendmail's delivery line: to, ctladdr, delay, xdelay, mailer,
+            // pri, relay, dsn, stat.
+            let mailer = via.map_or_else(String::new, |(m, _)| format!(", mailer={m}"));
+            let relay = via
+                .and_then(|(_, h)| h)
+                .map_or_else(String::new, |h| format!(", relay={}", crate::log::esc(h)));
             crate::log::info(
                 9,
                 &format!(
-                    "{id}: to=<{}>{ctladdr}, delay={}, xdelay={}, {}pri={}, dsn={}, {}",
+                    "{id}: to=<{}>{ctladdr}, delay={}, xdelay={}{mailer}, pri={}{relay}, dsn={}, {}",
                     crate::log::esc(&r.address),
                     crate::log::delay(now - work.arrival),
                     crate::log::delay(started.elapsed().as_secs() as i64),
-                    via.unwrap_or_default(),
                     30_000 * (work.attempts as u64 + 1) + work.body.len() as u64,
                     dsn::status_of(text, action),
                     crate::log::esc(&describe(&outcome))
