@@ -5,21 +5,10 @@
 //! changes. Each DSN is read back from the mbox by Python's `email`
 //! package as a multipart/report.
 
-use mtad_e2e::{Client, Daemon, dsns, expect};
+use mtad_e2e::{Client, Daemon, dsns, expect, local_user};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// mtadtest1 as root (tests/run creates it), else whoever runs the tests.
-fn local_user() -> String {
-    if let Ok(Some(u)) = nix::unistd::User::from_name("mtadtest1") {
-        return u.name;
-    }
-    nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .unwrap()
-        .expect("a passwd entry")
-        .name
-}
 
 struct Setup {
     daemon: Daemon,

@@ -7,7 +7,7 @@
 //! recipient account (mtadtest1). Elsewhere the recipient is the user
 //! running the tests.
 
-use mtad_e2e::{Client, Daemon, expect, python};
+use mtad_e2e::{Client, Daemon, expect, python, submit};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -239,15 +239,11 @@ fn queueonly_waits_for_a_queue_run_and_etrn_starts_one() {
 fn a_file_an_alias_names_is_appended_to_as_defaultuser() {
     let (user, _) = recipient();
     let s = start(&[]);
-    let mut c = Client::connect(s.daemon.port);
-    expect!(c.reply(), "220");
-    expect!(c.cmd("EHLO client.example"), "250");
-    expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
-    expect!(c.cmd("RCPT TO:<archive@localhost>"), "250");
-    expect!(c.cmd("DATA"), "354");
-    expect!(
-        c.cmd("Subject: kept\r\n\r\nfor the record\r\n."),
-        "250 2.0.0"
+    submit(
+        s.daemon.port,
+        "alice@example.org",
+        "archive@localhost",
+        "Subject: kept\r\n\r\nfor the record\r\n",
     );
     let archive = s.files.join("archive.mbox");
     let got = wait_for(&archive, 1);
@@ -274,15 +270,11 @@ fn a_file_an_alias_names_is_appended_to_as_defaultuser() {
 fn an_included_list_delivers_to_a_user_a_program_and_a_file() {
     let (user, _) = recipient();
     let s = start(&[]);
-    let mut c = Client::connect(s.daemon.port);
-    expect!(c.reply(), "220");
-    expect!(c.cmd("EHLO client.example"), "250");
-    expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
-    expect!(c.cmd("RCPT TO:<everything@localhost>"), "250");
-    expect!(c.cmd("DATA"), "354");
-    expect!(
-        c.cmd("Subject: to all\r\n\r\none for everyone\r\n."),
-        "250 2.0.0"
+    submit(
+        s.daemon.port,
+        "alice@example.org",
+        "everything@localhost",
+        "Subject: to all\r\n\r\none for everyone\r\n",
     );
     let got = wait_for(&s.spool.join(&user), 1);
     assert_eq!(

@@ -7,7 +7,7 @@
 //! mail.local (which would write into the machine's own /var/mail): it
 //! records its argv, its uid and what it read.
 
-use mtad_e2e::{Client, Daemon, config_from_mc, expect};
+use mtad_e2e::{Client, Daemon, config_from_mc, expect, local_user};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -115,15 +115,4 @@ fn the_local_mailers_program_delivers_and_its_exit_code_counts() {
     let q = d.mailq();
     assert!(q.contains("later"), "the 75 stays queued: {q}");
     assert!(!q.contains("nouser") && !q.contains(&user), "{q}");
-}
-
-/// mtadtest1 as root (tests/run creates it), else whoever runs the tests.
-fn local_user() -> String {
-    if let Ok(Some(u)) = nix::unistd::User::from_name("mtadtest1") {
-        return u.name;
-    }
-    nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .unwrap()
-        .expect("a passwd entry")
-        .name
 }

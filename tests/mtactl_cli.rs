@@ -94,20 +94,12 @@ fn ctl(d: &mtad_e2e::Daemon, args: &[&str]) -> std::process::Output {
 }
 
 fn queue_one(d: &mtad_e2e::Daemon, from: &str, to: &str, subject: &str) -> String {
-    use mtad_e2e::{Client, expect};
-    let mut c = Client::connect(d.port);
-    expect!(c.reply(), "220");
-    expect!(c.cmd("EHLO client.example"), "250");
-    expect!(c.cmd(&format!("MAIL FROM:<{from}>")), "250");
-    expect!(c.cmd(&format!("RCPT TO:<{to}>")), "250");
-    expect!(c.cmd("DATA"), "354");
-    let r = expect!(
-        c.cmd(&format!(
-            "Subject: {subject}\r\n\r\nthe body of {subject}\r\n."
-        )),
-        "250 2.0.0"
-    );
-    r.split_whitespace().nth(2).unwrap().to_string()
+    mtad_e2e::submit(
+        d.port,
+        from,
+        to,
+        &format!("Subject: {subject}\r\n\r\nthe body of {subject}\r\n"),
+    )
 }
 
 #[test]
@@ -276,18 +268,7 @@ fn other_users_may_list_at_most() {
 #[test]
 fn stats_count_what_was_sent_and_survive_a_restart() {
     use mtad_e2e::{Client, expect};
-    let user = nix::unistd::User::from_name("mtadtest1")
-        .ok()
-        .flatten()
-        .map_or_else(
-            || {
-                nix::unistd::User::from_uid(nix::unistd::geteuid())
-                    .unwrap()
-                    .unwrap()
-                    .name
-            },
-            |u| u.name,
-        );
+    let user = mtad_e2e::local_user();
     let spool = tempfile::tempdir().unwrap();
     {
         use std::os::unix::fs::PermissionsExt;

@@ -11,8 +11,8 @@
 //! mailbox and that Python's `email` package reads as multipart/report.
 
 use mtad_e2e::{
-    Client, Daemon, Peer, config_from_mc, dnsmasq, dnsmasq_binary, dsns, expect, free_port, python,
-    smtp_sink,
+    Client, Daemon, Peer, certificate, config_from_mc, dnsmasq, dnsmasq_binary, dsns, expect,
+    free_port, local_user, python, smtp_sink,
 };
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -107,17 +107,6 @@ fn start() -> Option<Setup> {
         dir,
         user,
     })
-}
-
-/// The local account that sends, and gets the DSNs (mtadtest1 as root).
-fn local_user() -> String {
-    if let Ok(Some(u)) = nix::unistd::User::from_name("mtadtest1") {
-        return u.name;
-    }
-    nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .unwrap()
-        .expect("a passwd entry")
-        .name
 }
 
 fn send(port: u16, from: &str, to: &[&str], message: &str) {
@@ -301,16 +290,6 @@ fn a_4xx_is_retried_and_a_5xx_or_null_mx_bounces_with_a_dsn() {
         "{null}"
     );
     wait_until("an empty queue", || s.daemon.mailq().contains("is empty"));
-}
-
-/// A self-signed certificate for the receiving mtad.
-fn certificate(dir: &Path) -> (String, String) {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (cert.display().to_string(), key.display().to_string())
 }
 
 #[test]

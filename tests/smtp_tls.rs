@@ -2,16 +2,7 @@
 //! over under TLS, and nothing pipelined in clear text after STARTTLS is
 //! ever executed (the CVE-2011-0411 class).
 
-use mtad_e2e::{Client, Daemon, expect, python};
-
-fn certificate(dir: &std::path::Path) -> (String, String) {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (cert.display().to_string(), key.display().to_string())
-}
+use mtad_e2e::{Client, Daemon, certificate, expect, python};
 
 #[test]
 fn starttls_with_smtplib_and_no_injection() {

@@ -632,3 +632,41 @@ pub fn dsns(mbox: &Path) -> Vec<String> {
     .map(String::from)
     .collect()
 }
+
+/// The local account test mail goes to: mtadtest1 as root (tests/run
+/// creates it), else whoever runs the tests.
+pub fn local_user() -> String {
+    if let Ok(Some(u)) = nix::unistd::User::from_name("mtadtest1") {
+        return u.name;
+    }
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .unwrap()
+        .expect("the current user has a passwd entry")
+        .name
+}
+
+/// A self-signed certificate for `localhost` and its key, as PEM files in
+/// `dir`: (certificate path, key path).
+pub fn certificate(dir: &Path) -> (String, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert.display().to_string(), key.display().to_string())
+}
+
+/// One message through a fresh SMTP session (EHLO, MAIL, RCPT, DATA),
+/// every reply checked; the queue ID the 250 named. `text` is the header
+/// section, a blank line and the body, CRLF line ends, without the dot.
+pub fn submit(port: u16, from: &str, rcpt: &str, text: &str) -> String {
+    let mut c = Client::connect(port);
+    expect!(c.reply(), "220");
+    expect!(c.cmd("EHLO client.example"), "250");
+    expect!(c.cmd(&format!("MAIL FROM:<{from}>")), "250");
+    expect!(c.cmd(&format!("RCPT TO:<{rcpt}>")), "250");
+    expect!(c.cmd("DATA"), "354");
+    let r = expect!(c.cmd(&format!("{text}\r\n.")), "250 2.0.0");
+    expect!(c.cmd("QUIT"), "221");
+    r.split_whitespace().nth(2).unwrap_or_default().to_string()
+}

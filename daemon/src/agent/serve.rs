@@ -578,14 +578,6 @@ mod tests {
             },
         );
         assert!(matches!(r, Reply::Bounce(_)), "{r:?}");
-        let ctx = Context {
-            spool: dir.path().to_path_buf(),
-            default_user: None,
-            prog: None,
-            forward_path: String::new(),
-            host: "mail.example".into(),
-            local_program: None,
-        };
         let r = handle(
             &ctx,
             &Request::Mailbox {

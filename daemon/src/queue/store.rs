@@ -323,8 +323,16 @@ impl Queue {
                 reply,
             })
             .map_err(|_| QueueError::Stopped)?;
-        match rx.await {
-            Ok(Ok(id)) => Ok(id),
+        self.answer(rx.await)
+    }
+
+    /// The writer's answer to one job, as the caller's error type.
+    fn answer<T>(
+        &self,
+        r: Result<Result<T, String>, tokio::sync::oneshot::error::RecvError>,
+    ) -> Result<T, QueueError> {
+        match r {
+            Ok(Ok(v)) => Ok(v),
             Ok(Err(message)) => Err(QueueError::Db {
                 path: self.dir.join(DB_FILE),
                 message,
@@ -367,16 +375,7 @@ impl Queue {
         }
         let mut done = Vec::with_capacity(waiting.len());
         for rx in waiting {
-            match rx.await {
-                Ok(Ok(d)) => done.push(d),
-                Ok(Err(message)) => {
-                    return Err(QueueError::Db {
-                        path: self.dir.join(DB_FILE),
-                        message,
-                    });
-                }
-                Err(_) => return Err(QueueError::Stopped),
-            }
+            done.push(self.answer(rx.await)?);
         }
         Ok(done)
     }
@@ -399,14 +398,7 @@ impl Queue {
                 reply,
             })
             .map_err(|_| QueueError::Stopped)?;
-        match rx.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(message)) => Err(QueueError::Db {
-                path: self.dir.join(DB_FILE),
-                message,
-            }),
-            Err(_) => Err(QueueError::Stopped),
-        }
+        self.answer(rx.await).map(drop)
     }
 }
 
@@ -417,14 +409,7 @@ impl Queue {
         self.tx
             .send(Job::Hosts { hosts, reply })
             .map_err(|_| QueueError::Stopped)?;
-        match rx.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(message)) => Err(QueueError::Db {
-                path: self.dir.join(DB_FILE),
-                message,
-            }),
-            Err(_) => Err(QueueError::Stopped),
-        }
+        self.answer(rx.await).map(drop)
     }
 }
 
@@ -444,15 +429,13 @@ fn save_hosts(tx: &rusqlite::Transaction<'_>, hosts: &[HostRow]) -> Result<(), S
 
 /// The host statuses, read-only (as [`list`] reads the queue), by name.
 pub fn hosts(dir: &Path) -> Result<Vec<HostRow>, QueueError> {
-    let path = dir.join(DB_FILE);
-    if !path.exists() {
+    let Some((conn, path)) = open_read_only(dir)? else {
         return Ok(Vec::new());
-    }
+    };
     let db = |e: rusqlite::Error| QueueError::Db {
         path: path.clone(),
         message: e.to_string(),
     };
-    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db)?;
     let exists: bool = conn
         .query_row(
             "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'hosts'",
@@ -612,16 +595,31 @@ pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> Result<S
 /// creates the database or its WAL files (which, made by root, would lock
 /// the daemon out).
 pub fn list(dir: &Path) -> Result<Vec<QueueEntry>, QueueError> {
+    let Some((conn, path)) = open_read_only(dir)? else {
+        return Ok(Vec::new());
+    };
+    list_on(&conn).map_err(|e| QueueError::Db {
+        path,
+        message: e.to_string(),
+    })
+}
+
+/// The queue database opened read-only, for readers outside the daemon
+/// (`-bp`, `-bh`); `None` when there is none yet, which a reader never
+/// creates.
+fn open_read_only(dir: &Path) -> Result<Option<(Connection, PathBuf)>, QueueError> {
     let path = dir.join(DB_FILE);
     if !path.exists() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    let db = |e: rusqlite::Error| QueueError::Db {
-        path: path.clone(),
-        message: e.to_string(),
-    };
-    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db)?;
-    list_on(&conn).map_err(db)
+    let conn =
+        Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| {
+            QueueError::Db {
+                path: path.clone(),
+                message: e.to_string(),
+            }
+        })?;
+    Ok(Some((conn, path)))
 }
 
 /// The listing, on a connection the caller has.
