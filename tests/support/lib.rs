@@ -658,7 +658,8 @@ pub fn certificate(dir: &Path) -> (String, String) {
 
 /// One message through a fresh SMTP session (EHLO, MAIL, RCPT, DATA),
 /// every reply checked; the queue ID the 250 named. `text` is the header
-/// section, a blank line and the body, CRLF line ends, without the dot.
+/// section, a blank line and the body, CRLF line ends (the last line's
+/// too), without the final dot.
 pub fn submit(port: u16, from: &str, rcpt: &str, text: &str) -> String {
     let mut c = Client::connect(port);
     expect!(c.reply(), "220");
@@ -666,7 +667,7 @@ pub fn submit(port: u16, from: &str, rcpt: &str, text: &str) -> String {
     expect!(c.cmd(&format!("MAIL FROM:<{from}>")), "250");
     expect!(c.cmd(&format!("RCPT TO:<{rcpt}>")), "250");
     expect!(c.cmd("DATA"), "354");
-    let r = expect!(c.cmd(&format!("{text}\r\n.")), "250 2.0.0");
+    let r = expect!(c.cmd(&format!("{text}.")), "250 2.0.0");
     expect!(c.cmd("QUIT"), "221");
     r.split_whitespace().nth(2).unwrap_or_default().to_string()
 }
