@@ -96,8 +96,10 @@ pub fn hoststat(rows: &[crate::protocol::HostEntry], now: i64) -> String {
     out
 }
 
-/// sendmail's pintvl: `HH:MM:SS`, with `Nd+` in front past a day.
+/// sendmail's pintvl (brief form), for hoststat and the log's `delay=`:
+/// `HH:MM:SS`, with `N+` in front past a day.
 pub fn interval(secs: i64) -> String {
+    let secs = secs.max(0);
     let (d, rest) = (secs / 86400, secs % 86400);
     let hms = format!(
         "{:02}:{:02}:{:02}",
@@ -105,7 +107,7 @@ pub fn interval(secs: i64) -> String {
         rest % 3600 / 60,
         rest % 60
     );
-    if d > 0 { format!("{d}d+{hms}") } else { hms }
+    if d > 0 { format!("{d}+{hms}") } else { hms }
 }
 
 /// sendmail's mailstats layout: a line per mailer with its counters

@@ -143,17 +143,10 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// sendmail's delay format: `HH:MM:SS`, `D+HH:MM:SS` past a day.
+/// sendmail's delay format: `HH:MM:SS`, `D+HH:MM:SS` past a day (the
+/// same pintvl that hoststat uses).
 pub fn delay(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (d, rest) = (secs / 86400, secs % 86400);
-    let hms = format!(
-        "{:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    );
-    if d > 0 { format!("{d}+{hms}") } else { hms }
+    mtactl::mailq::interval(secs)
 }
 
 #[cfg(test)]

@@ -67,10 +67,10 @@ pub fn deliver(
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)?;
     let mut text = Vec::with_capacity(prepend.len() + headers.len() + body.len() + 2);
-    lf(&mut text, prepend);
-    lf(&mut text, headers);
+    super::crlf_to_lf(&mut text, prepend);
+    super::crlf_to_lf(&mut text, headers);
     text.push(b'\n');
-    lf(&mut text, body);
+    super::crlf_to_lf(&mut text, body);
     let written = f.write_all(&text).and_then(|()| f.sync_all());
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
@@ -82,19 +82,6 @@ pub fn deliver(
     linked?;
     std::fs::File::open(dir.join("new"))?.sync_all()?;
     Ok(new)
-}
-
-/// CRLF to LF.
-fn lf(out: &mut Vec<u8>, part: &[u8]) {
-    let mut i = 0;
-    while i < part.len() {
-        if part[i] == b'\r' && part.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            continue;
-        }
-        out.push(part[i]);
-        i += 1;
-    }
 }
 
 #[cfg(test)]

@@ -12,3 +12,17 @@ pub mod mx;
 pub mod program;
 pub mod remote;
 pub mod smtp;
+
+/// Appends `part` with CRLF line ends made LF (what files, programs and
+/// Maildirs get; SMTP keeps CRLF).
+pub fn crlf_to_lf(out: &mut Vec<u8>, part: &[u8]) {
+    let mut i = 0;
+    while i < part.len() {
+        if part[i] == b'\r' && part.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(part[i]);
+        i += 1;
+    }
+}

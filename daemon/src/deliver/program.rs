@@ -90,21 +90,10 @@ pub fn input(
         out.extend_from_slice(from_line.as_bytes());
         out.push(b'\n');
     }
-    let lf = |out: &mut Vec<u8>, part: &[u8]| {
-        let mut i = 0;
-        while i < part.len() {
-            if part[i] == b'\r' && part.get(i + 1) == Some(&b'\n') {
-                i += 1;
-                continue;
-            }
-            out.push(part[i]);
-            i += 1;
-        }
-    };
-    lf(&mut out, prepend);
-    lf(&mut out, headers);
+    super::crlf_to_lf(&mut out, prepend);
+    super::crlf_to_lf(&mut out, headers);
     out.push(b'\n');
-    lf(&mut out, body);
+    super::crlf_to_lf(&mut out, body);
     out
 }
 

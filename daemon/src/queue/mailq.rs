@@ -50,7 +50,7 @@ mod tests {
             " mx.example.com [192.0.2.1:25]               00:00:25 250 2.0.0 Ok: queued"
         );
         assert!(
-            lines[2].ends_with("1d+01:00:25 Deferred: Connection refused"),
+            lines[2].ends_with("1+01:00:25 Deferred: Connection refused"),
             "{text}"
         );
     }
