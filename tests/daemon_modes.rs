@@ -348,6 +348,13 @@ fn an_unsafe_queue_directory_is_refused_saying_why() {
 #[test]
 fn the_delivery_agents_hold_no_listening_socket() {
     let d = Daemon::start(&[]);
+    // The port answers from the moment it is bound, a little before the
+    // agents are started and logged.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !d.stderr().contains("delivery agents started") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let log = d.stderr();
     let pids: Vec<u32> = log
         .lines()
