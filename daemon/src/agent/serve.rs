@@ -29,6 +29,10 @@ pub fn serve(config: &Config) -> ExitCode {
         },
         host: crate::settings::host_name(config).0,
         local_program: external_local(config),
+        safe_file_env: config
+            .text("SafeFileEnvironment")
+            .filter(|s| !s.is_empty() && s != "/")
+            .map(PathBuf::from),
     };
     let spool = &ctx.spool;
     if !spool.exists() {
@@ -164,6 +168,28 @@ pub struct Context {
     /// The local mailer, when mailboxes are its program's job (see
     /// [`external_local`]).
     pub local_program: Option<cfparser::model::Mailer>,
+    /// SafeFileEnvironment: files and Maildirs that aliases and .forward
+    /// files name must lie under it. (sendmail chroots there; the agent
+    /// checks the path instead, symlinks in it resolved.)
+    pub safe_file_env: Option<PathBuf>,
+}
+
+/// Whether `path` (its directory resolved, symlinks followed) lies under
+/// `root`.
+fn under(path: &Path, root: &Path) -> bool {
+    let Ok(root) = root.canonicalize() else {
+        return false;
+    };
+    let dir = path.parent().unwrap_or(path);
+    match dir.canonicalize() {
+        Ok(d) => d.starts_with(&root),
+        // Not there yet (a Maildir to be made): its nearest existing
+        // ancestor decides.
+        Err(_) => dir
+            .ancestors()
+            .find_map(|a| a.canonicalize().ok())
+            .is_some_and(|a| a.starts_with(&root)),
+    }
 }
 
 /// The local mailer when its P= is a program installed here and
@@ -204,6 +230,14 @@ pub fn handle(ctx: &Context, req: &Request) -> Reply {
                 return Reply::Bounce(format!(
                     "550 5.1.3 {}... not an absolute path",
                     path.display()
+                ));
+            }
+            if let Some(root) = &ctx.safe_file_env
+                && !under(path, root)
+            {
+                return Reply::Bounce(format!(
+                    "550 5.7.1 {shown}... not under SafeFileEnvironment {}",
+                    root.display()
                 ));
             }
             let as_user = if !nix::unistd::geteuid().is_root() {
@@ -554,6 +588,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn files_outside_safefileenvironment_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let safe = dir.path().join("safe");
+        std::fs::create_dir(&safe).unwrap();
+        std::os::unix::fs::symlink("/etc", safe.join("escape")).unwrap();
+        assert!(under(&safe.join("log"), &safe));
+        assert!(under(&safe.join("new/Maildir/"), &safe), "not there yet");
+        assert!(!under(Path::new("/etc/passwd"), &safe));
+        assert!(!under(&safe.join("escape/passwd"), &safe), "a symlink out");
+        assert!(!under(&safe.join("../x"), &safe));
+        let ctx = Context {
+            spool: dir.path().to_path_buf(),
+            default_user: None,
+            prog: None,
+            forward_path: String::new(),
+            host: "mail.example".into(),
+            local_program: None,
+            safe_file_env: Some(safe.clone()),
+        };
+        let r = handle(
+            &ctx,
+            &Request::File {
+                path: "/etc/passwd".into(),
+                user: String::new(),
+                message: Message::default(),
+            },
+        );
+        assert!(
+            matches!(&r, Reply::Bounce(t) if t.contains("SafeFileEnvironment")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
     fn names_that_could_escape_the_spool_are_refused() {
         for bad in ["", ".", "..", "../etc/passwd", "a/b", "-x", "a b", "é"] {
             assert!(!plain_name(bad), "{bad}");
@@ -569,6 +637,7 @@ mod tests {
             forward_path: String::new(),
             host: "mail.example".into(),
             local_program: None,
+            safe_file_env: None,
         };
         let r = handle(
             &ctx,
