@@ -8,7 +8,7 @@
 use mtad_e2e::{Client, Daemon, dsns, expect, local_user};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Setup {
     daemon: Daemon,
@@ -74,18 +74,6 @@ fn send(port: u16, from: &str, rcpts: &[&str], subject: &str) -> String {
     r.split_whitespace().nth(2).unwrap().to_string()
 }
 
-fn wait_until(what: &str, d: &Daemon, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {}",
-            d.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn reports(mbox: &Path) -> Vec<String> {
     if mbox.exists() {
         dsns(mbox)
@@ -109,7 +97,7 @@ fn failures_go_to_owner_list_and_a_null_senders_to_postmaster_once() {
         &["<list@localhost>"],
         "to-the-list",
     );
-    wait_until("the owner's report", &s.daemon, || {
+    s.daemon.wait_until("the owner's report", || {
         reports(&s.mbox).iter().any(|r| r.contains("nosuchuser-x1"))
     });
     let r = reports(&s.mbox);
@@ -136,13 +124,11 @@ fn failures_go_to_owner_list_and_a_null_senders_to_postmaster_once() {
         &["<broken-postmaster-test@localhost>"],
         "from-null",
     );
-    wait_until("the postmaster report", &s.daemon, || {
+    s.daemon.wait_until("the postmaster report", || {
         reports(&s.mbox).iter().any(|r| r.contains("nosuchuser-x2"))
     });
     assert!(mbox_text(&s.mbox).contains("To: <postmaster>"));
-    wait_until("an empty queue", &s.daemon, || {
-        s.daemon.mailq().contains("is empty")
-    });
+    s.daemon.wait_empty();
 }
 
 #[test]
@@ -155,14 +141,12 @@ fn a_report_to_postmaster_that_fails_stops_there() {
     std::fs::write(&aliases, "postmaster: \\nosuchuser-x3\n").unwrap();
     let s = start(&[&format!("AliasFile={}", aliases.display())]);
     send(s.daemon.port, "", &["<postmaster@localhost>"], "doomed");
-    wait_until("the discarded double bounce", &s.daemon, || {
+    s.daemon.wait_until("the discarded double bounce", || {
         s.daemon
             .stderr()
             .contains("double bounce to postmaster failed; it is discarded")
     });
-    wait_until("an empty queue", &s.daemon, || {
-        s.daemon.mailq().contains("is empty")
-    });
+    s.daemon.wait_empty();
     assert_eq!(
         s.daemon.stderr().matches("stat=Failed").count(),
         1,
@@ -176,7 +160,7 @@ fn a_delay_warning_once_then_a_failure_at_queuereturn() {
     let s = start(&["Timeout.queuewarn=1s", "Timeout.queuereturn=4s"]);
     let sender = format!("{}@localhost", s.user);
     let id = send(s.daemon.port, &sender, &["<stuck@localhost>"], "slow");
-    wait_until("the first deferral", &s.daemon, || {
+    s.daemon.wait_until("the first deferral", || {
         s.daemon.stderr().contains("exited 75")
     });
     // Retries come on ETRN; the first after queuewarn brings one delay
@@ -189,26 +173,25 @@ fn a_delay_warning_once_then_a_failure_at_queuereturn() {
     };
     std::thread::sleep(Duration::from_millis(1100));
     etrn();
-    wait_until("the delay report", &s.daemon, || {
+    s.daemon.wait_until("the delay report", || {
         reports(&s.mbox).iter().any(|r| r.contains("delayed|4."))
     });
     etrn();
-    wait_until("a third attempt", &s.daemon, || {
+    s.daemon.wait_until("a third attempt", || {
         s.daemon.stderr().matches("exited 75").count() >= 3
     });
     assert_eq!(reports(&s.mbox).len(), 1, "one delay report only");
     assert!(mbox_text(&s.mbox).contains("Will-Retry-Until: "));
     std::thread::sleep(Duration::from_millis(3000));
     etrn();
-    wait_until("the failure report", &s.daemon, || {
+    s.daemon.wait_until("the failure report", || {
         reports(&s.mbox).iter().any(|r| r.contains("failed|4.4.7"))
     });
     let r = reports(&s.mbox);
     assert_eq!(r.len(), 2, "{r:?}");
     assert!(r[1].contains("failed|4.4.7|RFC822; |exit 75"), "{r:?}");
-    wait_until("the message to leave", &s.daemon, || {
-        !s.daemon.mailq().contains(&id)
-    });
+    s.daemon
+        .wait_until("the message to leave", || !s.daemon.mailq().contains(&id));
 }
 
 #[test]
@@ -227,12 +210,10 @@ fn notify_never_silences_and_notify_success_reports_delivery() {
         &[&format!("<{}@localhost> NOTIFY=SUCCESS", s.user)],
         "success",
     );
-    wait_until("the success report", &s.daemon, || {
+    s.daemon.wait_until("the success report", || {
         reports(&s.mbox).iter().any(|r| r.contains("delivered|2."))
     });
-    wait_until("an empty queue", &s.daemon, || {
-        s.daemon.mailq().contains("is empty")
-    });
+    s.daemon.wait_empty();
     let r = reports(&s.mbox);
     assert_eq!(r.len(), 1, "no report for NOTIFY=NEVER: {r:?}");
 }

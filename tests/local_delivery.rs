@@ -165,11 +165,7 @@ fn smtplib_to_a_local_mailbox_and_back() {
     assert!(!s.spool.join(format!("{user}.lock")).exists());
 
     // Delivered messages leave the queue.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !s.daemon.mailq().contains("is empty") {
-        assert!(Instant::now() < deadline, "{}", s.daemon.mailq());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    s.daemon.wait_empty();
 }
 
 #[test]
@@ -341,11 +337,7 @@ fn an_included_list_delivers_to_a_user_a_program_and_a_file() {
         nix::unistd::geteuid().as_raw()
     };
     assert_eq!(uid, expected);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !s.daemon.mailq().contains("is empty") {
-        assert!(Instant::now() < deadline, "{}", s.daemon.mailq());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    s.daemon.wait_empty();
 }
 
 #[test]
@@ -480,9 +472,5 @@ fn a_slow_program_holds_up_no_mailbox() {
         t.elapsed()
     );
     // The program finishes; nothing is left running or queued.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !s.daemon.mailq().contains("is empty") {
-        assert!(Instant::now() < deadline, "{}", s.daemon.mailq());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    s.daemon.wait_empty();
 }

@@ -7,7 +7,7 @@
 //! mail.local (which would write into the machine's own /var/mail): it
 //! records its argv, its uid and what it read.
 
-use mtad_e2e::{Client, Daemon, config_from_mc, expect, local_user};
+use mtad_e2e::{Client, Daemon, expect, local_user, site_config};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -40,20 +40,21 @@ fn the_local_mailers_program_delivers_and_its_exit_code_counts() {
         "postmaster: root\nlater: \\later\ngone: \\nouser\n",
     )
     .unwrap();
-    let mc = format!(
-        "divert(0)dnl\n\
-         VERSIONID(`mtad test local-mailer.mc')\n\
-         OSTYPE(`linux')dnl\n\
-         define(`confDEF_USER_ID', `mail:mail')dnl\n\
-         define(`ALIAS_FILE', `{d}/aliases')dnl\n\
-         define(`LOCAL_MAILER_PATH', `{d}/deliver')dnl\n\
-         define(`LOCAL_MAILER_FLAGS', `SPfhn9')dnl\n\
-         define(`LOCAL_MAILER_ARGS', `deliver -d $u -a $h -f $f')dnl\n\
-         MAILER(`local')dnl\n\
-         MAILER(`smtp')dnl\n",
-        d = dir.path().display()
+    let cf = site_config(
+        dir.path(),
+        "local-mailer",
+        &format!(
+            "define(`ALIAS_FILE', `{d}/aliases')dnl
+\
+             define(`LOCAL_MAILER_PATH', `{d}/deliver')dnl
+\
+             define(`LOCAL_MAILER_FLAGS', `SPfhn9')dnl
+\
+             define(`LOCAL_MAILER_ARGS', `deliver -d $u -a $h -f $f')dnl
+",
+            d = dir.path().display()
+        ),
     );
-    let cf = config_from_mc(dir.path(), "local-mailer", &mc);
     let text = std::fs::read_to_string(&cf).unwrap();
     let mlocal = text.lines().find(|l| l.starts_with("Mlocal")).unwrap();
     assert!(

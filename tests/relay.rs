@@ -11,8 +11,8 @@
 //! mailbox and that Python's `email` package reads as multipart/report.
 
 use mtad_e2e::{
-    Client, Daemon, Peer, certificate, config_from_mc, dnsmasq, dnsmasq_binary, dsns, expect,
-    free_port, local_user, python, smtp_sink,
+    Client, Daemon, Peer, certificate, dnsmasq, dnsmasq_binary, dsns, expect, free_port,
+    local_user, python, site_config, smtp_sink, wait_until,
 };
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -67,19 +67,13 @@ fn start() -> Option<Setup> {
         ],
     );
     let mc = format!(
-        "divert(0)dnl\n\
-         VERSIONID(`mtad test relay-e2e.mc')\n\
-         OSTYPE(`linux')dnl\n\
-         define(`confDEF_USER_ID', `mail:mail')dnl\n\
-         define(`SMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
+        "define(`SMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
          define(`ESMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
          define(`RELAY_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
          define(`SMTP8_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
          define(`DSMTP_MAILER_ARGS', `TCP $h {sink_port}')dnl\n\
          define(`ALIAS_FILE', `{dir}/aliases')dnl\n\
-         FEATURE(`mailertable', `hash {dir}/mailertable')dnl\n\
-         MAILER(`local')dnl\n\
-         MAILER(`smtp')dnl\n",
+         FEATURE(`mailertable', `hash {dir}/mailertable')dnl\n",
         dir = dir.path().display()
     );
     std::fs::write(dir.path().join("aliases"), "postmaster: root\n").unwrap();
@@ -89,7 +83,7 @@ fn start() -> Option<Setup> {
         "ondemand.test dsmtp:[127.0.0.1]\n",
     )
     .unwrap();
-    let cf = config_from_mc(dir.path(), "relay-e2e", &mc);
+    let cf = site_config(dir.path(), "relay-e2e", &mc);
     let daemon = Daemon::start_with(
         &cf,
         &[
@@ -166,14 +160,6 @@ fn dumped(dir: &Path, want: usize) -> Vec<(Vec<String>, String, Vec<u8>)> {
     }
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn mail_for_other_domains_reaches_their_mx_host() {
     let Some(s) = start() else { return };
@@ -205,7 +191,7 @@ fn mail_for_other_domains_reaches_their_mx_host() {
             format!("{}\n", body.replace("\r\n", "\n"))
         );
     }
-    wait_until("an empty queue", || s.daemon.mailq().contains("is empty"));
+    s.daemon.wait_empty();
     // sendmail's delivery line.
     let log = s.daemon.stderr();
     let line = log
@@ -246,7 +232,7 @@ fn a_4xx_is_retried_and_a_5xx_or_null_mx_bounces_with_a_dsn() {
     expect!(c.cmd("ETRN relay.test"), "250");
     let got = dumped(&dump, 1);
     assert_eq!(got[0].1, "soft");
-    wait_until("an empty queue", || s.daemon.mailq().contains("is empty"));
+    s.daemon.wait_empty();
     assert!(!mbox.exists(), "no DSN for a retried delivery");
     drop(_sink);
 
@@ -289,7 +275,7 @@ fn a_4xx_is_retried_and_a_5xx_or_null_mx_bounces_with_a_dsn() {
         null.contains(" failed|5.1.10|RFC822; x@null.test"),
         "{null}"
     );
-    wait_until("an empty queue", || s.daemon.mailq().contains("is empty"));
+    s.daemon.wait_empty();
 }
 
 #[test]
@@ -311,20 +297,14 @@ fn the_smart_host_gets_the_mail_over_starttls() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let mc = format!(
-        "divert(0)dnl\n\
-         VERSIONID(`mtad test smarthost-tls.mc')\n\
-         OSTYPE(`linux')dnl\n\
-         define(`confDEF_USER_ID', `mail:mail')dnl\n\
-         define(`SMART_HOST', `[127.0.0.1]')dnl\n\
+        "define(`SMART_HOST', `[127.0.0.1]')dnl\n\
          define(`RELAY_MAILER_ARGS', `TCP $h {port}')dnl\n\
-         define(`ALIAS_FILE', `{dir}/aliases')dnl\n\
-         MAILER(`local')dnl\n\
-         MAILER(`smtp')dnl\n",
+         define(`ALIAS_FILE', `{dir}/aliases')dnl\n",
         port = receiver.port,
         dir = dir.path().display()
     );
     std::fs::write(dir.path().join("aliases"), "postmaster: root\n").unwrap();
-    let cf = config_from_mc(dir.path(), "smarthost-tls", &mc);
+    let cf = site_config(dir.path(), "smarthost-tls", &mc);
     let sender = Daemon::start_with(&cf, &["DeliveryMode=background"]);
     send(
         sender.port,

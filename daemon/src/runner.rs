@@ -424,12 +424,14 @@ impl Runner {
                     .deliver(remote::Job {
                         mailer,
                         host: &host,
-                        sender: &work.sender,
-                        recipients,
-                        size,
-                        eight_bit,
-                        ret: work.ret.as_deref(),
-                        envid: work.envid.as_deref(),
+                        envelope: smtp::Envelope {
+                            sender: &work.sender,
+                            recipients,
+                            size,
+                            eight_bit,
+                            ret: work.ret.as_deref(),
+                            envid: work.envid.as_deref(),
+                        },
                         wire,
                     })
                     .await;

@@ -302,6 +302,25 @@ impl Daemon {
         }
     }
 
+    /// Polls `f` until it holds; after 30 s fails the test, naming `what`
+    /// and showing the daemon's log.
+    pub fn wait_until(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !f() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {}",
+                self.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for the queue to be empty (everything delivered or bounced).
+    pub fn wait_empty(&self) {
+        self.wait_until("an empty queue", || self.mailq().contains("is empty"));
+    }
+
     /// Where the daemon sends its syslog lines (nothing listens unless a
     /// test binds it).
     pub fn syslog_socket(&self) -> PathBuf {
@@ -495,6 +514,22 @@ pub fn config_from_mc(dir: &Path, name: &str, mc: &str) -> PathBuf {
     dir.join(format!("{name}.cf"))
 }
 
+/// A config made now with sendmail's m4, as a test site's .mc would have
+/// it: OSTYPE linux, DefaultUser mail:mail, the test's `lines` (defines
+/// and features, each ending in a newline), the local and smtp mailers.
+pub fn site_config(dir: &Path, name: &str, lines: &str) -> PathBuf {
+    let mc = format!(
+        "divert(0)dnl\n\
+         VERSIONID(`mtad test {name}.mc')\n\
+         OSTYPE(`linux')dnl\n\
+         define(`confDEF_USER_ID', `mail:mail')dnl\n\
+         {lines}\
+         MAILER(`local')dnl\n\
+         MAILER(`smtp')dnl\n"
+    );
+    config_from_mc(dir, name, &mc)
+}
+
 /// The files a running peer keeps: it is ended (by PID) when dropped.
 pub struct Peer {
     child: std::process::Child,
@@ -670,4 +705,16 @@ pub fn submit(port: u16, from: &str, rcpt: &str, text: &str) -> String {
     let r = expect!(c.cmd(&format!("{text}.")), "250 2.0.0");
     expect!(c.cmd("QUIT"), "221");
     r.split_whitespace().nth(2).unwrap_or_default().to_string()
+}
+
+/// Polls `f` until it holds; after 30 s fails the test, naming `what`.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

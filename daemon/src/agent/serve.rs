@@ -587,6 +587,20 @@ fn plain_name(user: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A context with nothing configured but the spool (and maybe
+    /// SafeFileEnvironment).
+    fn test_context(spool: &Path, safe_file_env: Option<PathBuf>) -> Context {
+        Context {
+            spool: spool.to_path_buf(),
+            default_user: None,
+            prog: None,
+            forward_path: String::new(),
+            host: "mail.example".into(),
+            local_program: None,
+            safe_file_env,
+        }
+    }
+
     #[test]
     fn files_outside_safefileenvironment_are_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -598,15 +612,7 @@ mod tests {
         assert!(!under(Path::new("/etc/passwd"), &safe));
         assert!(!under(&safe.join("escape/passwd"), &safe), "a symlink out");
         assert!(!under(&safe.join("../x"), &safe));
-        let ctx = Context {
-            spool: dir.path().to_path_buf(),
-            default_user: None,
-            prog: None,
-            forward_path: String::new(),
-            host: "mail.example".into(),
-            local_program: None,
-            safe_file_env: Some(safe.clone()),
-        };
+        let ctx = test_context(dir.path(), Some(safe.clone()));
         let r = handle(
             &ctx,
             &Request::File {
@@ -630,15 +636,7 @@ mod tests {
             assert!(plain_name(good), "{good}");
         }
         let dir = tempfile::tempdir().unwrap();
-        let ctx = Context {
-            spool: dir.path().to_path_buf(),
-            default_user: None,
-            prog: None,
-            forward_path: String::new(),
-            host: "mail.example".into(),
-            local_program: None,
-            safe_file_env: None,
-        };
+        let ctx = test_context(dir.path(), None);
         let r = handle(
             &ctx,
             &Request::Mailbox {

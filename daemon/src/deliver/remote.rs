@@ -16,7 +16,7 @@
 //!   reason the host gave.
 
 use super::mx::{self, MxError};
-use super::smtp::{ConnectError, Connection, Envelope, EnvelopeRecipient, Timeouts, Verdict};
+use super::smtp::{ConnectError, Connection, Envelope, Timeouts, Verdict};
 use crate::queue::work::Outcome;
 use hickory_resolver::TokioResolver;
 use std::collections::HashMap;
@@ -48,12 +48,8 @@ pub struct Job<'a> {
     pub mailer: &'a cfparser::model::Mailer,
     /// As routed: a domain, or `[host]`.
     pub host: &'a str,
-    pub sender: &'a str,
-    pub recipients: Vec<EnvelopeRecipient<'a>>,
-    pub size: u64,
-    pub eight_bit: bool,
-    pub ret: Option<&'a str>,
-    pub envid: Option<&'a str>,
+    /// Every recipient at this destination; sent r= at a time.
+    pub envelope: Envelope<'a>,
     /// The message after DATA, dot-stuffed ([`super::smtp::wire_form`]).
     pub wire: &'a [u8],
 }
@@ -135,7 +131,9 @@ impl Remote {
         let hosts = match mx::hosts(resolver, job.host, &self.helo).await {
             Ok(h) => h,
             Err(e @ MxError::Temporary(..)) => return temp_all(&job, &e.to_string()),
-            Err(e) => return vec![Outcome::Failed(e.to_string()); job.recipients.len()],
+            Err(e) => {
+                return vec![Outcome::Failed(e.to_string()); job.envelope.recipients.len()];
+            }
         };
         let port = port(job.mailer);
         let max = job
@@ -143,15 +141,11 @@ impl Remote {
             .max_recipients
             .filter(|&n| n > 0)
             .map_or(DEFAULT_MAX_RECIPIENTS, |n| n as usize);
-        let mut outcomes = Vec::with_capacity(job.recipients.len());
-        for chunk in job.recipients.chunks(max) {
+        let mut outcomes = Vec::with_capacity(job.envelope.recipients.len());
+        for chunk in job.envelope.recipients.chunks(max) {
             let env = Envelope {
-                sender: job.sender,
                 recipients: chunk.to_vec(),
-                size: job.size,
-                eight_bit: job.eight_bit,
-                ret: job.ret,
-                envid: job.envid,
+                ..job.envelope.clone()
             };
             outcomes.extend(
                 self.one_transaction(&hosts, port, &env, job.wire, job.mailer)
@@ -335,7 +329,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn temp_all(job: &Job<'_>, text: &str) -> Vec<Outcome> {
-    vec![Outcome::Deferred(text.to_string()); job.recipients.len()]
+    vec![Outcome::Deferred(text.to_string()); job.envelope.recipients.len()]
 }
 
 /// The verdicts as outcomes. A delivery to a host that does not take
@@ -376,6 +370,7 @@ pub fn is_smtp(mailer: &cfparser::model::Mailer) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deliver::smtp::EnvelopeRecipient;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -458,16 +453,18 @@ mod tests {
                     .deliver(Job {
                         mailer: &mailer,
                         host: "[127.0.0.1]",
-                        sender: "a@example.org",
-                        recipients: vec![EnvelopeRecipient {
-                            address: &rcpt,
-                            notify: None,
-                            orcpt: None,
-                        }],
-                        size: 20,
-                        eight_bit: false,
-                        ret: None,
-                        envid: None,
+                        envelope: Envelope {
+                            sender: "a@example.org",
+                            recipients: vec![EnvelopeRecipient {
+                                address: &rcpt,
+                                notify: None,
+                                orcpt: None,
+                            }],
+                            size: 20,
+                            eight_bit: false,
+                            ret: None,
+                            envid: None,
+                        },
                         wire: &wire,
                     })
                     .await
