@@ -5,7 +5,7 @@
 //! changes. Each DSN is read back from the mbox by Python's `email`
 //! package as a multipart/report.
 
-use mtad_e2e::{Client, Daemon, dsns, expect, local_user};
+use mtad_e2e::{Client, Daemon, dir_with_spool, dsns, expect, local_user};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,11 +19,7 @@ struct Setup {
 
 fn start(extra: &[&str]) -> Setup {
     let user = local_user();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let spool = dir.path().join("mail");
-    std::fs::create_dir(&spool).unwrap();
-    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (dir, spool) = dir_with_spool();
     let aliases = dir.path().join("aliases");
     std::fs::write(
         &aliases,

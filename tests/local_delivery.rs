@@ -7,7 +7,7 @@
 //! recipient account (mtadtest1). Elsewhere the recipient is the user
 //! running the tests.
 
-use mtad_e2e::{Client, Daemon, expect, python, submit};
+use mtad_e2e::{Client, Daemon, dir_with_spool, expect, python, submit};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -77,11 +77,7 @@ struct Setup {
 
 fn start(extra: &[&str]) -> Setup {
     let (user, _) = recipient();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let spool = dir.path().join("mail");
-    std::fs::create_dir(&spool).unwrap();
-    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (dir, spool) = dir_with_spool();
     let aliases = dir.path().join("aliases");
     let files = dir.path().join("files");
     std::fs::create_dir(&files).unwrap();
@@ -402,16 +398,12 @@ fn a_safe_forward_file_is_followed_and_an_unsafe_one_ignored() {
     nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(uid)), None).unwrap();
 
     let send = |subject: &str| {
-        let mut c = Client::connect(s.daemon.port);
-        expect!(c.reply(), "220");
-        expect!(c.cmd("EHLO client.example"), "250");
-        expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
-        expect!(c.cmd(&format!("RCPT TO:<{user}@localhost>")), "250");
-        expect!(c.cmd("DATA"), "354");
-        expect!(
-            c.cmd(&format!("Subject: {subject}\r\n\r\nbody\r\n.")),
-            "250 2.0.0"
-        );
+        submit(
+            s.daemon.port,
+            "alice@example.org",
+            &format!("{user}@localhost"),
+            &format!("Subject: {subject}\r\n\r\nbody\r\n"),
+        )
     };
     send("forwarded");
     let got = wait_for(&s.spool.join(&user), 1);
@@ -450,16 +442,12 @@ fn a_slow_program_holds_up_no_mailbox() {
     let (user, _) = recipient();
     let s = start(&[]);
     let send = |rcpt: &str, subject: &str| {
-        let mut c = Client::connect(s.daemon.port);
-        expect!(c.reply(), "220");
-        expect!(c.cmd("EHLO client.example"), "250");
-        expect!(c.cmd("MAIL FROM:<alice@example.org>"), "250");
-        expect!(c.cmd(&format!("RCPT TO:<{rcpt}@localhost>")), "250");
-        expect!(c.cmd("DATA"), "354");
-        expect!(
-            c.cmd(&format!("Subject: {subject}\r\n\r\nx\r\n.")),
-            "250 2.0.0"
-        );
+        submit(
+            s.daemon.port,
+            "alice@example.org",
+            &format!("{rcpt}@localhost"),
+            &format!("Subject: {subject}\r\n\r\nx\r\n"),
+        )
     };
     send("slow", "for the slow program");
     std::thread::sleep(Duration::from_millis(300));

@@ -11,8 +11,8 @@
 //! mailbox and that Python's `email` package reads as multipart/report.
 
 use mtad_e2e::{
-    Client, Daemon, Peer, certificate, dnsmasq, dnsmasq_binary, dsns, expect, free_port,
-    local_user, python, site_config, smtp_sink, wait_until,
+    Client, Daemon, Peer, certificate, dir_with_spool, dnsmasq, dnsmasq_binary, dsns, expect,
+    free_port, local_user, python, site_config, smtp_sink, wait_until,
 };
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -40,11 +40,7 @@ fn start() -> Option<Setup> {
         return None;
     }
     let user = local_user();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let spool = dir.path().join("mail");
-    std::fs::create_dir(&spool).unwrap();
-    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (dir, spool) = dir_with_spool();
     let sink_port = free_port();
     let dns_port = free_port();
     let dns = dnsmasq(
