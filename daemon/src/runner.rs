@@ -934,7 +934,7 @@ impl Runner {
         if !work.warned
             && !work.sender.is_empty()
             && now - work.arrival >= self.queuewarn.as_secs() as i64
-            && precedence(&self.shared().config, &work.headers) >= 0
+            && !negative
         {
             let delayed = entries(Action::Delayed);
             if !delayed.is_empty() {
