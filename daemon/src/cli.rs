@@ -26,9 +26,15 @@ pub struct Cli {
 
     /// Mode, as sendmail's -b: D runs the daemon in the foreground, d
     /// detaches it (writing PidFile), p lists the queue, i builds the
-    /// alias database (newaliases), h shows the host status (hoststat).
-    #[arg(short = 'b', value_name = "MODE", value_parser = ["D", "d", "p", "i", "h"])]
+    /// alias database (newaliases), h shows the host status (hoststat),
+    /// t is address test mode.
+    #[arg(short = 'b', value_name = "MODE", value_parser = ["D", "d", "p", "i", "h", "t"])]
     pub mode: Option<String>,
+
+    /// Debugging, as sendmail's -d: with -bt, `-d21.12` traces every rule
+    /// tried, matched and rewritten.
+    #[arg(short = 'd', value_name = "CATEGORY.LEVEL")]
+    pub debug: Vec<String>,
 
     /// With -bD/-bd: run the queue at this interval (`-q30m`; units s, m,
     /// h, d, w; a bare number is minutes), as sendmail's -q does. Without

@@ -23,6 +23,7 @@ mod settings;
 mod smtp;
 mod stats;
 mod systemd;
+mod testmode;
 mod tls;
 
 use clap::Parser;
@@ -31,9 +32,19 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let mut predefined = identity::predefined_macros(&identity::host_name());
+    // ${opMode} is known when the rules are read (sendmail expands it in
+    // R lines then): t in test mode, d for a daemon, i otherwise.
+    let op_mode = match cli.mode.as_deref() {
+        Some("t") => "t",
+        Some("D" | "d") => "d",
+        Some(m) => m,
+        None => "i",
+    };
+    predefined.push(("opMode".into(), op_mode.into()));
     let opts = cfparser::LoadOptions {
         overrides: cli.options.clone(),
-        predefined: identity::predefined_macros(&identity::host_name()),
+        predefined,
         ..cfparser::LoadOptions::default()
     };
     let loaded = match cfparser::load_file(&cli.config, &opts) {
@@ -70,6 +81,7 @@ fn main() -> ExitCode {
             log::init(&loaded.config, false);
             daemon::run(loaded, &cli.config, opts, true, interval)
         }
+        Some("t") => testmode::run(&loaded.config, cli.verbose, &cli.debug),
         Some("p") => list_queue(&loaded.config),
         Some("i") => new_aliases(&loaded.config),
         Some("h") => host_status(&loaded.config),

@@ -289,6 +289,11 @@ impl<'a> Loader<'a> {
     }
 
     /// Expands macros now, as sendmail's expand() does for C and K lines.
+    /// A macro's value as it expands now, `None` when it is not defined.
+    fn expand_macro_now(&self, name: &MacroName) -> Option<String> {
+        expand_macro(&self.config.macros, name, 0)
+    }
+
     fn expand_now(&self, t: &Template) -> String {
         let macros = &self.config.macros;
         let lookup = |m: &MacroName| expand_macro(macros, m, 0);

@@ -126,6 +126,7 @@ impl Loader<'_> {
                         self.error(e.0, e.1);
                         return;
                     }
+                    let lexemes = self.expand_when_read(&lexemes);
                     let tokens = ruleset::tokenize(&lexemes, &operators);
                     if side == Rule::rule_lhs {
                         lhs = tokens;
@@ -154,6 +155,54 @@ impl Loader<'_> {
                 line,
             });
         }
+    }
+
+    /// sendmail expands `$x` and decides `$?x … $| … $.` in an R line when
+    /// it reads the line, with the macros defined at that moment (the
+    /// host's identity, `${opMode}`, the D lines above): the value is
+    /// tokenized with the rule, and an undefined macro expands to nothing.
+    /// A `$|` outside a conditional stays: it is the check rulesets'
+    /// separator.
+    fn expand_when_read(&self, lexemes: &[Lexeme]) -> Vec<Lexeme> {
+        let mut out: Vec<Lexeme> = Vec::with_capacity(lexemes.len());
+        // One entry per open `$?`: whether its current branch is taken.
+        let mut levels: Vec<bool> = Vec::new();
+        for l in lexemes {
+            let active = levels.iter().all(|&b| b);
+            let lex = match &l.lex {
+                Lex::CondIf(n) => {
+                    let set = self.expand_macro_now(n).is_some_and(|v| !v.is_empty());
+                    levels.push(set);
+                    continue;
+                }
+                Lex::CondElse if !levels.is_empty() => {
+                    if let Some(b) = levels.last_mut() {
+                        *b = !*b;
+                    }
+                    continue;
+                }
+                Lex::CondEnd => {
+                    levels.pop();
+                    continue;
+                }
+                _ if !active => continue,
+                Lex::Macro(n) => Lex::Text(self.expand_macro_now(n).unwrap_or_default()),
+                other => other.clone(),
+            };
+            if let (
+                Lex::Text(new),
+                Some(Lexeme {
+                    lex: Lex::Text(old),
+                    ..
+                }),
+            ) = (&lex, out.last_mut())
+            {
+                old.push_str(new);
+                continue;
+            }
+            out.push(Lexeme { lex, pos: l.pos });
+        }
+        out
     }
 
     /// The characters that separate tokens: OperatorChars, else `$o`

@@ -24,17 +24,11 @@ pub enum Token {
     Class(MacroName),
     /// `$~X`
     NotClass(MacroName),
-    /// `$x`: in sendmail expanded when the config is read; mtad keeps the
-    /// reference and expands it when the rule is used, with the same macros.
-    Macro(MacroName),
     /// `$&x`
     Deferred(MacroName),
-    /// `$?x`
-    CondIf(MacroName),
-    /// `$|`: also the separator token of the check_* rulesets.
+    /// `$|` outside a conditional: the separator token of the check_*
+    /// rulesets. (`$x` and `$?x … $.` are expanded when the rule is read.)
     CondElse,
-    /// `$.`
-    CondEnd,
 }
 
 impl fmt::Display for Token {
@@ -46,11 +40,8 @@ impl fmt::Display for Token {
             Token::Replacement(n) => write!(f, "${n}"),
             Token::Class(n) => write!(f, "$={n}"),
             Token::NotClass(n) => write!(f, "$~{n}"),
-            Token::Macro(n) => write!(f, "${n}"),
             Token::Deferred(n) => write!(f, "$&{n}"),
-            Token::CondIf(n) => write!(f, "$?{n}"),
             Token::CondElse => f.write_str("$|"),
-            Token::CondEnd => f.write_str("$."),
         }
     }
 }
@@ -99,11 +90,10 @@ pub fn tokenize(lexemes: &[Lexeme], operators: &str) -> Vec<(Token, usize)> {
             Lex::Replacement(n) => Token::Replacement(*n),
             Lex::Class(n) => Token::Class(n.clone()),
             Lex::NotClass(n) => Token::NotClass(n.clone()),
-            Lex::Macro(n) => Token::Macro(n.clone()),
             Lex::Deferred(n) => Token::Deferred(n.clone()),
-            Lex::CondIf(n) => Token::CondIf(n.clone()),
             Lex::CondElse => Token::CondElse,
-            Lex::CondEnd => Token::CondEnd,
+            // Expanded by the loader before the rule is tokenized.
+            Lex::Macro(_) | Lex::CondIf(_) | Lex::CondEnd => continue,
         };
         out.push((token, lexeme.pos));
     }
@@ -178,8 +168,6 @@ pub fn check(lhs: &[(Token, usize)], rhs: &[(Token, usize)]) -> Result<(), Token
                 | Meta::LookupBegin
                 | Meta::LookupEnd),
             ) => Some(m.written().to_string()),
-            Token::CondIf(_) => Some("$?".into()),
-            Token::CondEnd => Some("$.".into()),
             _ => None,
         };
         if let Some(b) = botch {

@@ -1,0 +1,533 @@
+//! From an address to what a mailer gets, as parseaddr.c does it:
+//! parseaddr() (prescan, rulesets 3 and 0), buildaddr() (the `$#` triple
+//! into mailer, host and user, then rulesets 2, the mailer's R= and 4),
+//! remotename() (the rewriting a mailer's S= or R= gives an address), and
+//! crackaddr() (the address part of a header value replaced by `$g`).
+
+use crate::meta;
+use crate::prescan::{self, MAXATOM, Scan, Table};
+use crate::report::{Kind, Message, enhanced_len};
+use crate::rewrite::{Call, EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE, strip_quotes};
+use crate::symbols::Sym;
+use cfparser::model::Mailer;
+
+/// sendmail's MAXNAME: the host and user buffers of buildaddr.
+const MAXNAME: usize = 256;
+
+/// Which address is being rewritten (sendmail's RF_ flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub sender: bool,
+    pub header: bool,
+}
+
+/// What buildaddr() made of a `$#` triple.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// The mailer's name (`*error*` for the error mailer).
+    pub mailer: String,
+    pub host: Option<Vec<u8>>,
+    pub user: Vec<u8>,
+    /// The exit status the triple means (error mailer), EX_OK otherwise.
+    pub status: i32,
+    /// The DSN status of an error triple (`5.1.1`).
+    pub dsn: Option<String>,
+    /// Whether the address could not be used (sendmail's QS_BADADDR).
+    pub bad: bool,
+    /// Whether it is to be queued (a temporary failure).
+    pub queue: bool,
+}
+
+impl Address {
+    fn bad(mailer: &str) -> Address {
+        Address {
+            mailer: mailer.into(),
+            host: None,
+            user: Vec::new(),
+            status: EX_UNAVAILABLE,
+            dsn: None,
+            bad: true,
+            queue: false,
+        }
+    }
+}
+
+/// The error mailer's exit status words (ErrorCodes in parseaddr.c).
+fn error_code(word: &[u8]) -> i32 {
+    match word.to_ascii_lowercase().as_slice() {
+        b"usage" => 64,
+        b"nouser" => 67,
+        b"nohost" => 68,
+        b"unavailable" => 69,
+        b"software" => 70,
+        b"tempfail" => 75,
+        b"protocol" => 76,
+        b"config" => 78,
+        _ => EX_UNAVAILABLE,
+    }
+}
+
+/// dsntoexitstat(): the exit status a DSN code means.
+fn dsn_to_exit(dsn: &[u8]) -> i32 {
+    let s = String::from_utf8_lossy(dsn);
+    let mut parts = s.split('.');
+    let class = parts.next().unwrap_or("");
+    let subject: i32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let detail: i32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if class == "2" {
+        return EX_OK;
+    }
+    if class == "4" {
+        return EX_TEMPFAIL;
+    }
+    match (subject, detail) {
+        (1, 0) => 65,
+        (1, 1) => 67,
+        (1, 2) | (1, 5) => 68,
+        (1, 3) | (1, 4) => 65,
+        (2, _) => 69,
+        (3, 4) => 65,
+        (3, 5) => 78,
+        (3, _) => 70,
+        (4, 4) => 68,
+        (4, _) => 76,
+        (5, _) => 76,
+        (6, _) => 65,
+        (7, _) => 77,
+        _ => EX_UNAVAILABLE,
+    }
+}
+
+/// The ruleset number a mailer's S= or R= names (0 when unset).
+pub fn mailer_ruleset(call: &Call<'_, '_>, m: &Mailer, sender: bool, header: bool) -> usize {
+    let pair = if sender {
+        &m.sender_rulesets
+    } else {
+        &m.recipient_rulesets
+    };
+    let Some(p) = pair else {
+        return 0;
+    };
+    let name = if header {
+        p.header.as_deref().unwrap_or(&p.envelope)
+    } else {
+        &p.envelope
+    };
+    call.engine.rules.find(name).unwrap_or(0)
+}
+
+impl Call<'_, '_> {
+    fn usrerr(&mut self, text: &[u8], to: Option<&[u8]>) {
+        self.env.out.message(Message::new(Kind::User, text, to));
+    }
+
+    /// parseaddr(): an address as a recipient (or sender) is parsed:
+    /// prescan with the external table, invalidaddr, rulesets 3 and 0,
+    /// then buildaddr. `None` where sendmail returns NULL.
+    pub fn parse_address(&mut self, addr: &[u8], flags: Flags) -> Option<Address> {
+        let mut msgs = Vec::new();
+        let mut toks = std::mem::take(&mut self.tokens);
+        let r = prescan::prescan(
+            &self.engine.rules.tables,
+            addr,
+            Scan::new(Table::External),
+            &mut toks,
+            &mut msgs,
+        );
+        for m in msgs {
+            self.env.out.message(m);
+        }
+        if !r.ok {
+            self.tokens = toks;
+            return None;
+        }
+        let mut ws: Vec<Sym> = toks.iter().map(|t| self.syms.intern(t)).collect();
+        self.tokens = toks;
+        let mut checked = addr.to_vec();
+        let mut msgs = Vec::new();
+        let invalid = prescan::invalid_address(&mut checked, !flags.sender, &mut msgs);
+        for mut m in msgs {
+            m.to = Some(addr.to_vec());
+            self.env.out.message(m);
+        }
+        if invalid {
+            return None;
+        }
+        let mut queue = false;
+        if self.rewrite(&mut ws, 3, 0, MAXATOM) == EX_TEMPFAIL {
+            queue = true;
+        }
+        if self.rewrite(&mut ws, 0, 0, MAXATOM) == EX_TEMPFAIL {
+            queue = true;
+        }
+        let mut a = self.build_address(&ws, flags, addr);
+        if !a.bad && queue {
+            let msg = b"050 Transient parse error -- message queued for future delivery";
+            self.usrerr(msg, Some(addr));
+            a.queue = true;
+            a.dsn = Some("4.4.3".into());
+        }
+        Some(a)
+    }
+
+    /// buildaddr(): the triple at the start of `tv` into an address.
+    pub fn build_address(&mut self, tv: &[Sym], flags: Flags, to: &[u8]) -> Address {
+        let text = |c: &Call<'_, '_>, i: usize| -> Vec<u8> { c.syms.text(tv[i]).to_vec() };
+        if tv.is_empty() || self.syms.text(tv[0]).first() != Some(&meta::CANONNET) {
+            self.syserr("554 5.3.5 buildaddr: no mailer in parsed address");
+            return Address::bad("*error*");
+        }
+        let mut i = 1;
+        let mname = if i < tv.len() {
+            text(self, i)
+        } else {
+            Vec::new()
+        };
+        i += 1;
+        let mut hostp: Option<usize> = None;
+        if i < tv.len() && self.syms.text(tv[i]) == [meta::CANONHOST] {
+            i += 1;
+            hostp = Some(i);
+        }
+        while i < tv.len() && self.syms.text(tv[i]) != [meta::CANONUSER] {
+            i += 1;
+        }
+        if i >= tv.len() {
+            self.syserr("554 5.3.5 buildaddr: no user");
+            return Address::bad("*error*");
+        }
+        let host: Option<Vec<u8>> = match hostp {
+            Some(h) if h == i => None,
+            Some(h) => Some(self.cataddr(&tv[h..i], 0, MAXNAME + 1, true)),
+            None => None,
+        };
+        let user_toks = &tv[i + 1..];
+        let ubuf = self.cataddr(user_toks, b' ', MAXNAME + 2, false);
+        if mname.eq_ignore_ascii_case(b"error") {
+            let mut a = Address::bad("*error*");
+            a.user = ubuf.clone();
+            a.host = host.clone();
+            match &host {
+                Some(h) if h.contains(&b'.') => {
+                    a.dsn = Some(String::from_utf8_lossy(h).into_owned());
+                    a.status = dsn_to_exit(h);
+                }
+                Some(h) if h.first().is_some_and(u8::is_ascii_digit) => {
+                    a.status = String::from_utf8_lossy(h)
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                        .parse()
+                        .unwrap_or(0);
+                }
+                Some(h) => a.status = error_code(h),
+                None => a.status = EX_UNAVAILABLE,
+            }
+            let u = strip_quotes(&ubuf);
+            let is_code = u.len() >= 4
+                && (b'2'..=b'5').contains(&u[0])
+                && u[1].is_ascii_digit()
+                && u[2].is_ascii_digit()
+                && u[3] == b' ';
+            if is_code {
+                let code = &u[..3];
+                let rest = &u[4..];
+                let mut line = code.to_vec();
+                line.push(b' ');
+                match enhanced_len(rest) {
+                    Some(l) if rest.get(l) == Some(&b' ') || rest.len() == l => {
+                        line.extend_from_slice(rest);
+                    }
+                    _ => {
+                        if let Some(h) = &host
+                            && enhanced_len(h) == Some(h.len())
+                        {
+                            line.extend_from_slice(h);
+                            line.push(b' ');
+                        }
+                        line.extend_from_slice(rest);
+                    }
+                }
+                self.usrerr(&line, Some(to));
+                if u[0] == b'4' {
+                    a.queue = true;
+                    a.bad = false;
+                }
+            } else {
+                let mut line = b"553 5.3.0 ".to_vec();
+                line.extend_from_slice(&u);
+                self.usrerr(&line, Some(to));
+            }
+            return a;
+        }
+        let config = &self.engine.config;
+        let Some(m) = config
+            .mailers
+            .iter()
+            .find(|m| m.name.as_bytes().eq_ignore_ascii_case(&mname))
+        else {
+            self.syserr(&format!(
+                "554 5.3.5 buildaddr: unknown mailer {}",
+                String::from_utf8_lossy(&mname)
+            ));
+            return Address::bad("*error*");
+        };
+        if host.is_none() && !m.has_flag('l') {
+            self.syserr("554 5.3.5 buildaddr: no host");
+            return Address::bad("*error*");
+        }
+        let mut mailer = m;
+        let mut start = 0usize;
+        let mut p: &[u8] = &ubuf;
+        if m.has_flag('@') && p.first() == Some(&b'@') {
+            p = &p[1..];
+            start = 1;
+        }
+        if p.first() == Some(&b'"') {
+            p = &p[1..];
+        }
+        let builtin = |name: &str| config.mailers.iter().find(|m| m.name == name);
+        if p.first() == Some(&b'|') && m.has_flag('|') {
+            mailer = builtin("prog").unwrap_or(m);
+        } else if p.first() == Some(&b'/') && m.has_flag('/') {
+            mailer = builtin("*file*").unwrap_or(m);
+        } else if p.first() == Some(&b':') && m.has_flag(':') {
+            let s = strip_quotes(&ubuf);
+            if s.len() >= 9 && s[..9].eq_ignore_ascii_case(b":include:") {
+                return Address {
+                    mailer: "*include*".into(),
+                    host,
+                    user: s[9..].to_vec(),
+                    status: EX_OK,
+                    dsn: None,
+                    bad: false,
+                    queue: false,
+                };
+            }
+        }
+        match &host {
+            Some(h) => self.env.macros.set(b"h", h),
+            None => self.env.macros.unset(b"h"),
+        }
+        let mut ws: Vec<Sym> = user_toks[start.min(user_toks.len())..].to_vec();
+        let maxatom = MAXATOM.saturating_sub(4);
+        if self.engine.rules.level >= 10 || !(flags.sender || flags.header) {
+            self.rewrite(&mut ws, 2, 0, maxatom);
+            let r = mailer_ruleset(self, mailer, false, false);
+            if r > 0 {
+                self.rewrite(&mut ws, r, 0, maxatom);
+            }
+        }
+        self.rewrite(&mut ws, 4, 0, maxatom);
+        let mut user = self.cataddr(&ws, 0, MAXNAME + 2, true);
+        let mut host = host;
+        if let Some(h) = &mut host
+            && !mailer.has_flag('h')
+        {
+            h.make_ascii_lowercase();
+        }
+        if !mailer.has_flag('u') {
+            user.make_ascii_lowercase();
+        }
+        Address {
+            mailer: mailer.name.clone(),
+            host,
+            user,
+            status: EX_OK,
+            dsn: None,
+            bad: false,
+            queue: false,
+        }
+    }
+
+    /// remotename(): an address as mailer `m` gets it, in the envelope or
+    /// a header, as sender or recipient. The status is 75 when a lookup
+    /// failed temporarily.
+    pub fn remote_name(&mut self, name: &[u8], m: &Mailer, flags: Flags) -> (Vec<u8>, i32) {
+        let mut status = EX_OK;
+        let rwset = mailer_ruleset(self, m, flags.sender, flags.header);
+        let addr_type = [
+            if flags.header { b'h' } else { b'e' },
+            b' ',
+            if flags.sender { b's' } else { b'r' },
+        ];
+        self.env.macros.set(b"addr_type", &addr_type);
+        let fancy: Vec<u8> = if m.has_flag('c') {
+            vec![meta::MACROEXPAND, b'g']
+        } else {
+            crackaddr(name)
+        };
+        let Some(mut ws) = self.scan(name, Table::External, false) else {
+            return (name.to_vec(), status);
+        };
+        if ws.is_empty() {
+            return (name.to_vec(), status);
+        }
+        if self.rewrite(&mut ws, 3, 0, MAXATOM) == EX_TEMPFAIL {
+            status = EX_TEMPFAIL;
+        }
+        let second = if flags.sender { 1 } else { 2 };
+        if self.rewrite(&mut ws, second, 0, MAXATOM) == EX_TEMPFAIL {
+            status = EX_TEMPFAIL;
+        }
+        if rwset > 0 && self.rewrite(&mut ws, rwset, 0, MAXATOM) == EX_TEMPFAIL {
+            status = EX_TEMPFAIL;
+        }
+        if self.rewrite(&mut ws, 4, 0, MAXATOM) == EX_TEMPFAIL {
+            status = EX_TEMPFAIL;
+        }
+        let lbuf = self.cataddr(&ws, 0, MAXNAME + 1, false);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < fancy.len() {
+            if fancy[i] == meta::MACROEXPAND && fancy.get(i + 1) == Some(&b'g') {
+                out.extend_from_slice(&lbuf);
+                i += 2;
+            } else {
+                out.push(fancy[i]);
+                i += 1;
+            }
+        }
+        out.truncate(MAXNAME);
+        (out, status)
+    }
+}
+
+/// crackaddr(): the header value with its address part replaced by `$g`
+/// (the MACROEXPAND byte and `g`), keeping the display name, comments and
+/// angle brackets around a route address.
+pub fn crackaddr(addr: &[u8]) -> Vec<u8> {
+    let g = [meta::MACROEXPAND, b'g'];
+    // An address in angle brackets: keep everything outside the last
+    // top-level pair, and the pair itself.
+    let mut depth = 0i32;
+    let mut quoted = false;
+    let mut open: Option<usize> = None;
+    let mut close: Option<usize> = None;
+    let mut comment = 0i32;
+    let mut i = 0;
+    while i < addr.len() {
+        let c = addr[i];
+        if c == b'\\' {
+            i += 2;
+            continue;
+        }
+        if quoted {
+            if c == b'"' {
+                quoted = false;
+            }
+        } else if comment > 0 {
+            match c {
+                b'(' => comment += 1,
+                b')' => comment -= 1,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => quoted = true,
+                b'(' => comment += 1,
+                b'<' => {
+                    if depth == 0 {
+                        open = Some(i);
+                    }
+                    depth += 1;
+                }
+                b'>' if depth > 0 => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    if let Some(o) = open {
+        let mut out = addr[..o].to_vec();
+        out.push(b'<');
+        out.extend_from_slice(&g);
+        out.push(b'>');
+        if let Some(c) = close {
+            out.extend_from_slice(&addr[c + 1..]);
+        }
+        return trim_blanks(out);
+    }
+    // No angle brackets: the comments stay, the rest is the address.
+    let mut out = Vec::new();
+    let mut put_g = false;
+    let mut comment = 0i32;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < addr.len() {
+        let c = addr[i];
+        if comment > 0 {
+            out.push(c);
+            match c {
+                b'\\' if i + 1 < addr.len() => {
+                    out.push(addr[i + 1]);
+                    i += 1;
+                }
+                b'(' => comment += 1,
+                b')' => comment -= 1,
+                _ => {}
+            }
+        } else if !quoted && c == b'(' {
+            comment = 1;
+            out.push(c);
+        } else if !quoted && (c == b' ' || c == b'\t') {
+            if out.last().is_some_and(|l| *l != b' ') {
+                out.push(b' ');
+            }
+        } else {
+            if c == b'"' {
+                quoted = !quoted;
+            }
+            if c == b'\\' {
+                i += 1;
+            }
+            if !put_g {
+                out.extend_from_slice(&g);
+                put_g = true;
+            }
+        }
+        i += 1;
+    }
+    if !put_g {
+        out.extend_from_slice(&g);
+    }
+    if comment > 0 {
+        out.push(b')');
+    }
+    trim_blanks(out)
+}
+
+fn trim_blanks(mut v: Vec<u8>) -> Vec<u8> {
+    while v.last() == Some(&b' ') {
+        v.pop();
+    }
+    let lead = v.iter().take_while(|c| **c == b' ').count();
+    v.drain(..lead);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(a: &str) -> String {
+        String::from_utf8_lossy(&meta::printable(&crackaddr(a.as_bytes()))).into_owned()
+    }
+
+    #[test]
+    fn cracks_as_sendmail_shows() {
+        assert_eq!(shown("user"), "$g");
+        assert_eq!(shown("\"quoted local\"@example.com"), "$g");
+        assert_eq!(shown("<@a,@b:user@c>"), "<$g>");
+        assert_eq!(
+            shown("Real Name <real@example.com> (Comment)"),
+            "Real Name <$g> (Comment)"
+        );
+        assert_eq!(shown("user (Comment)"), "$g (Comment)");
+    }
+}

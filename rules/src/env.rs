@@ -1,0 +1,111 @@
+//! What a rewrite needs from its caller: the macros of the moment (`$&x`
+//! and the `macro` map), where trace lines and messages go, and the host
+//! and DNS lookups. The daemon, `-bt` and the tests each fill these in
+//! their own way.
+
+use crate::report::Message;
+use rustc_hash::FxHashMap;
+
+/// Macro values by name (`j`, `client_addr`): bytes, as sendmail keeps
+/// them.
+#[derive(Debug, Clone, Default)]
+pub struct Macros {
+    values: FxHashMap<Box<[u8]>, Box<[u8]>>,
+}
+
+impl Macros {
+    pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        self.values.get(name).map(|v| &**v)
+    }
+
+    pub fn set(&mut self, name: &[u8], value: &[u8]) {
+        self.values.insert(name.into(), value.into());
+    }
+
+    pub fn unset(&mut self, name: &[u8]) {
+        self.values.remove(name);
+    }
+}
+
+/// Where the engine's output goes. `-bt` prints trace lines and messages
+/// as they come, in order; the daemon keeps the messages and has no
+/// trace.
+pub trait Output {
+    /// Whether trace lines (`NAME   input: …`) are wanted at all; the
+    /// engine does not build them otherwise.
+    fn tracing(&self) -> bool {
+        false
+    }
+    /// The rule-by-rule debug level (`-d21.N`), 0 when off.
+    fn debug_level(&self) -> u8 {
+        0
+    }
+    fn trace(&mut self, _line: &[u8]) {}
+    fn message(&mut self, m: Message);
+}
+
+/// An [`Output`] that keeps the messages and drops traces.
+#[derive(Debug, Default)]
+pub struct Collect {
+    pub messages: Vec<Message>,
+}
+
+impl Output for Collect {
+    fn message(&mut self, m: Message) {
+        self.messages.push(m);
+    }
+}
+
+/// The answer of a host or DNS lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer<T> {
+    Found(T),
+    NotFound,
+    /// A temporary failure (no server answered): sendmail's TRY_AGAIN.
+    TryAgain,
+}
+
+/// Host and DNS lookups. The daemon answers them with hickory-resolver;
+/// `-bt` in sendmail's order (the service switch: HostsFile, then DNS).
+pub trait Resolver: Send + Sync {
+    /// getcanonname(): the canonical name of a host, without a trailing
+    /// dot.
+    fn canonical_name(&self, name: &str) -> Answer<String>;
+    /// The name of an address (`[192.0.2.1]` in `$[ $]`).
+    fn address_name(&self, addr: &str) -> Answer<String>;
+    /// getmxrr(): the MX hosts of a domain, best first.
+    fn mx_hosts(&self, name: &str) -> Answer<Vec<String>>;
+    /// A DNS query of one record type (`A`, `MX`, `TXT`, …), the answers
+    /// as text.
+    fn query(&self, name: &str, rtype: &str) -> Answer<Vec<String>>;
+}
+
+/// A resolver that knows nothing: every name is unknown.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoResolver;
+
+impl Resolver for NoResolver {
+    fn canonical_name(&self, _: &str) -> Answer<String> {
+        Answer::NotFound
+    }
+    fn address_name(&self, _: &str) -> Answer<String> {
+        Answer::NotFound
+    }
+    fn mx_hosts(&self, _: &str) -> Answer<Vec<String>> {
+        Answer::NotFound
+    }
+    fn query(&self, _: &str, _: &str) -> Answer<Vec<String>> {
+        Answer::NotFound
+    }
+}
+
+/// Everything one call of the engine works with besides the rules.
+pub struct Env<'a> {
+    pub macros: &'a mut Macros,
+    pub out: &'a mut dyn Output,
+    pub resolver: &'a dyn Resolver,
+    /// DeliveryMode=defer: maps with `-D` are not asked.
+    pub defer: bool,
+    /// sendmail's e_message: the first "map: lookup (…): deferred".
+    pub message: Option<Vec<u8>>,
+}

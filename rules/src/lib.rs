@@ -1,0 +1,138 @@
+//! sendmail's rewriting engine: the rulesets of a sendmail.cf run as
+//! sendmail 8.17 runs them, with its maps and its address test mode
+//! (`-bt`).
+//!
+//! `cfparser` reads the file; this crate is how an address is rewritten
+//! at run time. It is synchronous and knows nothing of sockets: host and
+//! DNS lookups go through the [`env::Resolver`] its caller supplies, and
+//! what it prints or reports goes to an [`env::Output`].
+//!
+//! ```no_run
+//! # let config: cfparser::Config = unimplemented!();
+//! let (engine, problems) = rules::Engine::new(&config);
+//! let mut session = engine.session();
+//! let mut macros = rules::env::Macros::default();
+//! let mut out = rules::env::Collect::default();
+//! let mut env = rules::env::Env {
+//!     macros: &mut macros,
+//!     out: &mut out,
+//!     resolver: &rules::env::NoResolver,
+//!     defer: false,
+//!     message: None,
+//! };
+//! let (status, result) = session.run_text(&mut env, &["canonify", "parse"], b"user@example.com");
+//! ```
+
+pub mod address;
+pub mod classes;
+pub mod compile;
+pub mod env;
+pub mod maps;
+pub mod meta;
+pub mod prescan;
+pub mod report;
+pub mod rewrite;
+pub mod symbols;
+pub mod testmode;
+
+pub use compile::Rules;
+pub use maps::{MapProblem, Maps};
+
+use env::Env;
+use prescan::{MAXATOM, Table};
+use rewrite::Call;
+use symbols::{Scratch, Sym, Syms};
+
+/// A compiled config: its rules and its maps.
+#[derive(Debug)]
+pub struct Engine {
+    pub rules: Rules,
+    pub maps: Maps,
+    /// The mailers, for buildaddr and `/try`.
+    pub config: cfparser::Config,
+}
+
+impl Engine {
+    /// Compiles a loaded config. The problems are K lines whose class
+    /// mtad does not have (their lookups fail temporarily).
+    pub fn new(config: &cfparser::Config) -> (Engine, Vec<MapProblem>) {
+        let (maps, problems) = Maps::from_config(config);
+        (
+            Engine {
+                rules: Rules::compile(config),
+                maps,
+                config: config.clone(),
+            },
+            problems,
+        )
+    }
+
+    /// Reusable per-caller state (one per thread or session).
+    pub fn session(&self) -> Session<'_> {
+        Session {
+            engine: self,
+            scratch: Scratch::default(),
+            tokens: prescan::Tokens::default(),
+        }
+    }
+}
+
+/// One caller's state: the run-time symbol table and token buffers,
+/// cleared (not freed) between calls.
+pub struct Session<'a> {
+    pub engine: &'a Engine,
+    scratch: Scratch,
+    tokens: prescan::Tokens,
+}
+
+impl<'a> Session<'a> {
+    /// A call on this session's buffers.
+    pub fn call<'s, 'e>(&'s mut self, env: &'s mut Env<'e>) -> Call<'s, 'e>
+    where
+        'a: 's,
+    {
+        self.scratch.clear();
+        Call {
+            engine: self.engine,
+            syms: Syms {
+                base: &self.engine.rules.syms,
+                local: &mut self.scratch,
+            },
+            env,
+            tokens: std::mem::take(&mut self.tokens),
+        }
+    }
+
+    /// Tokenizes `text` as the internal table does and runs the rulesets
+    /// named in order on it; the last status that was not OK (or OK) and
+    /// the result as text joined by cataddr.
+    pub fn run_text(
+        &mut self,
+        env: &mut Env<'_>,
+        rulesets: &[&str],
+        text: &[u8],
+    ) -> (i32, Vec<u8>) {
+        let engine = self.engine;
+        let mut call = self.call(env);
+        let Some(mut ws) = call.scan(text, Table::Internal, false) else {
+            return (rewrite::EX_DATAERR, Vec::new());
+        };
+        let mut status = rewrite::EX_OK;
+        for name in rulesets {
+            let Some(rs) = engine.rules.find(name) else {
+                return (rewrite::EX_CONFIG, Vec::new());
+            };
+            let s = call.rewrite(&mut ws, rs, 0, MAXATOM);
+            if s != rewrite::EX_OK {
+                status = s;
+            }
+        }
+        let text = call.cataddr(&ws, 0, 4096, true);
+        (status, text)
+    }
+
+    /// The workspace tokens as text, one entry per token.
+    pub fn texts(call: &Call<'_, '_>, ws: &[Sym]) -> Vec<Vec<u8>> {
+        ws.iter().map(|&s| call.syms.text(s).to_vec()).collect()
+    }
+}

@@ -1,0 +1,176 @@
+//! `hash` and `btree` maps: the Berkeley DB file makemap wrote
+//! (`FILE.db`), read by our own reader (the `bdb` crate), never the text
+//! source beside it, since sendmail reads only the database. The file is
+//! opened at the first lookup and again whenever its modification time
+//! moves on, as sendmail does.
+
+use super::{Answer, Class, LookupCx, MapInfo};
+use crate::rewrite::{EX_OK, EX_TEMPFAIL};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// sendmail's MAXNAME: the longest key looked up.
+const MAXNAME: usize = 256;
+
+pub struct Db {
+    class: &'static str,
+    state: Mutex<State>,
+}
+
+struct State {
+    db: Option<bdb::Db>,
+    mtime: Option<SystemTime>,
+    /// MF_TRY0NULL / MF_TRY1NULL, narrowed by the first success.
+    try_without: Option<bool>,
+    try_with: Option<bool>,
+}
+
+impl Db {
+    pub fn new(class: &str) -> Db {
+        Db {
+            class: if class == "btree" { "btree" } else { "hash" },
+            state: Mutex::new(State {
+                db: None,
+                mtime: None,
+                try_without: None,
+                try_with: None,
+            }),
+        }
+    }
+
+    fn path(map: &MapInfo) -> PathBuf {
+        let file = crate::compile::latin1_path(map.file.as_deref().unwrap_or_default());
+        let s = file.to_string_lossy();
+        if s.ends_with(".db") {
+            file
+        } else {
+            PathBuf::from(format!("{s}.db"))
+        }
+    }
+
+    fn open_file(&self, map: &MapInfo) -> Result<(bdb::Db, Option<SystemTime>), Option<String>> {
+        let path = Self::path(map);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                let prob = if e.kind() == std::io::ErrorKind::NotFound {
+                    "missing"
+                } else {
+                    "unsafe"
+                };
+                return Err(Some(format!(
+                    "{} map \"{}\": {prob} map file {}: {}",
+                    self.class,
+                    map.name,
+                    path.display(),
+                    crate::report::strerror(&e)
+                )));
+            }
+        };
+        match bdb::Db::open(&path) {
+            Ok(db) => Ok((db, meta.modified().ok())),
+            Err(_) => Err(Some(format!(
+                "Cannot open {} database {}",
+                self.class,
+                path.display()
+            ))),
+        }
+    }
+}
+
+impl Class for Db {
+    fn open(&self, map: &MapInfo) -> Result<(), Option<String>> {
+        if map.file.is_none() {
+            return Err(Some(format!(
+                "No file name for {} map {}",
+                self.class, map.name
+            )));
+        }
+        let (db, mtime) = self.open_file(map)?;
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.db = Some(db);
+        st.mtime = mtime;
+        Ok(())
+    }
+
+    fn lookup(
+        &self,
+        map: &MapInfo,
+        key: &[u8],
+        _args: &[&[u8]],
+        cx: &mut LookupCx<'_, '_>,
+    ) -> Answer {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // Reopen when the file changed since it was opened.
+        let now = std::fs::metadata(Self::path(map))
+            .ok()
+            .and_then(|m| m.modified().ok());
+        if st.db.is_none() || now.is_none() || now > st.mtime {
+            match self.open_file(map) {
+                Ok((db, m)) => {
+                    st.db = Some(db);
+                    st.mtime = m;
+                }
+                Err(_) => {
+                    drop(st);
+                    if !map.flags.optional {
+                        cx.env.out.message(crate::report::Message::new(
+                            crate::report::Kind::System,
+                            format!(
+                                "Cannot reopen DB database {}",
+                                String::from_utf8_lossy(map.file.as_deref().unwrap_or_default())
+                            )
+                            .as_bytes(),
+                            None,
+                        ));
+                    }
+                    return Answer::miss(EX_TEMPFAIL);
+                }
+            }
+        }
+        let mut k: Vec<u8> = key[..key.len().min(MAXNAME)].to_vec();
+        if !map.flags.no_fold {
+            k.make_ascii_lowercase();
+        }
+        let try_without = st.try_without.unwrap_or(map.flags.try_without_nul);
+        let try_with = st.try_with.unwrap_or(map.flags.try_with_nul);
+        let Some(db) = st.db.as_ref() else {
+            return Answer::miss(EX_TEMPFAIL);
+        };
+        let mut found: Option<Vec<u8>> = None;
+        let mut broken = false;
+        if try_without {
+            match db.get(&k) {
+                Ok(Some(v)) => found = Some(v),
+                Ok(None) => {}
+                Err(_) => broken = true,
+            }
+            if found.is_some() {
+                st.try_with = Some(false);
+            }
+        }
+        if found.is_none() && try_with {
+            k.push(0);
+            let db = st.db.as_ref().expect("opened above");
+            match db.get(&k) {
+                Ok(Some(v)) => found = Some(v),
+                Ok(None) => {}
+                Err(_) => broken = true,
+            }
+            if found.is_some() {
+                st.try_without = Some(false);
+            }
+        }
+        match found {
+            Some(mut v) => {
+                if let Some(nul) = v.iter().position(|&b| b == 0) {
+                    v.truncate(nul);
+                }
+                Answer::found(v)
+            }
+            None if broken => Answer::miss(EX_TEMPFAIL),
+            None => Answer::miss(EX_OK),
+        }
+    }
+}

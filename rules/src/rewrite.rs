@@ -1,0 +1,688 @@
+//! rewrite(): one ruleset applied to a workspace, as sendmail 8.17 applies
+//! it. The matching keeps sendmail's backtracking exactly (the leftmost
+//! wildcard as short as possible, `$=X` phrases grown one token at a
+//! time), because which tokens a `$n` gets decides what the rules do. The
+//! right-hand side is substituted, then its lookups are made left to
+//! right, then its `$>` calls right to left, each on everything to its
+//! right.
+
+use crate::Engine;
+use crate::compile::{Pat, Rhs, Rule};
+use crate::env::Env;
+use crate::meta;
+use crate::prescan::{self, MAXATOM, Scan, Table, Tokens};
+use crate::report::{Kind, Message};
+use crate::symbols::{Sym, Syms};
+
+/// sendmail's exit statuses as the engine returns them.
+pub const EX_OK: i32 = 0;
+pub const EX_USAGE: i32 = 64;
+pub const EX_DATAERR: i32 = 65;
+pub const EX_NOTFOUND: i32 = 68;
+pub const EX_UNAVAILABLE: i32 = 69;
+pub const EX_SOFTWARE: i32 = 70;
+pub const EX_TEMPFAIL: i32 = 75;
+pub const EX_CONFIG: i32 = 78;
+
+/// MaxRuleRecursion.
+const MAX_RULE_RECURSION: usize = 50;
+/// MAX_SUBR: `$>` calls in one right-hand side.
+const MAX_SUBR: usize = 16;
+/// MAX_MAP_ARGS: `%0`..`%9`.
+const MAX_MAP_ARGS: usize = 10;
+/// MAXKEY: the key buffer of a lookup.
+const MAXKEY: usize = 1024;
+/// MAXLINE: the class-phrase buffer.
+const MAXLINE: usize = 2048;
+
+/// One binding of a wildcard: the pattern, and the tokens it took
+/// (`last` is one before `first` for an empty `$*`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Binding {
+    pattern: usize,
+    first: usize,
+    last: isize,
+}
+
+/// Per-call state: the run-time symbol table and reusable buffers.
+pub struct Call<'a, 'e> {
+    pub engine: &'a Engine,
+    pub syms: Syms<'a>,
+    pub env: &'a mut Env<'e>,
+    pub tokens: Tokens,
+}
+
+impl Call<'_, '_> {
+    fn text(&self, s: Sym) -> &[u8] {
+        self.syms.text(s)
+    }
+
+    /// syserr(): a message from a broken config or a limit.
+    pub fn syserr(&mut self, text: &str) {
+        self.env
+            .out
+            .message(Message::new(Kind::System, text.as_bytes(), None));
+    }
+
+    /// Tokens made from text by prescan, interned.
+    pub fn scan(&mut self, text: &[u8], table: Table, ignore: bool) -> Option<Vec<Sym>> {
+        let mut msgs = Vec::new();
+        let mut scan = Scan::new(table);
+        scan.ignore = ignore;
+        let mut toks = std::mem::take(&mut self.tokens);
+        let r = prescan::prescan(&self.engine.rules.tables, text, scan, &mut toks, &mut msgs);
+        for m in msgs {
+            self.env.out.message(m);
+        }
+        let out = if r.ok || toks.is_empty() {
+            Some(toks.iter().map(|t| self.syms.intern(t)).collect())
+        } else {
+            None
+        };
+        self.tokens = toks;
+        if !r.ok && !self.tokens.is_empty() {
+            return None;
+        }
+        out
+    }
+
+    /// cataddr(): tokens joined into text, `space` between two atoms
+    /// (0 = BlankSub), at most `size - 2` bytes as sendmail's buffer
+    /// allows; `external` turns METAQUOTE+c into c.
+    pub fn cataddr(&self, toks: &[Sym], space: u8, size: usize, external: bool) -> Vec<u8> {
+        let space = if space == 0 {
+            self.engine.rules.space_sub
+        } else {
+            space
+        };
+        let tables = &self.engine.rules.tables;
+        let mut out = Vec::new();
+        let mut left = size as isize - 2;
+        let mut was_atom = false;
+        'tokens: for &t in toks {
+            if left <= 0 {
+                break;
+            }
+            let text = self.text(t);
+            let is_atom = text.first().is_some_and(|&c| tables.is_atom_start(c));
+            if was_atom && is_atom {
+                out.push(space);
+                left -= 1;
+                if left <= 0 {
+                    break;
+                }
+            }
+            let mut i = 0;
+            while i < text.len() {
+                left -= 1;
+                if left <= 0 {
+                    break 'tokens;
+                }
+                let c = text[i];
+                i += 1;
+                if c == meta::METAQUOTE && external && i < text.len() {
+                    out.push(text[i]);
+                    i += 1;
+                } else {
+                    out.push(c);
+                }
+            }
+            was_atom = is_atom;
+        }
+        out
+    }
+
+    fn trace_line(&mut self, name: &str, what: &str, ws: &[Sym]) {
+        let mut line = Vec::with_capacity(64);
+        let mut n: Vec<u8> = name.bytes().take(16).collect();
+        while n.len() < 16 {
+            n.push(b' ');
+        }
+        line.extend_from_slice(&n);
+        line.extend_from_slice(what.as_bytes());
+        self.push_tokens(&mut line, ws);
+        self.env.out.trace(&line);
+    }
+
+    /// printav(): a blank and each token as xputs prints it.
+    pub fn push_tokens(&self, line: &mut Vec<u8>, ws: &[Sym]) {
+        let classes = &self.engine.rules.classes;
+        for &t in ws {
+            line.push(b' ');
+            meta::xputs(line, self.text(t), &|id| classes.name(id as usize).to_vec());
+        }
+    }
+
+    /// rewrite(pvp, ruleset, reclevel, e, maxatom).
+    pub fn rewrite(
+        &mut self,
+        ws: &mut Vec<Sym>,
+        rs: usize,
+        reclevel: usize,
+        maxatom: usize,
+    ) -> i32 {
+        let engine = self.engine;
+        let name = engine.rules.trace_name(rs);
+        let tracing = self.env.out.tracing();
+        if tracing {
+            self.trace_line(&name, "   input:", ws);
+        }
+        let reclevel = reclevel + 1;
+        if reclevel - 1 > MAX_RULE_RECURSION {
+            self.syserr(&format!(
+                "rewrite: excessive recursion (max {MAX_RULE_RECURSION}), ruleset {name}"
+            ));
+            return EX_CONFIG;
+        }
+        if maxatom == 0 {
+            return EX_USAGE;
+        }
+        let mut rstat = EX_OK;
+        let rules = &engine.rules.sets[rs].rules;
+        let debug = self.env.out.debug_level();
+        let mut ruleno = 1usize;
+        let mut loopcount = 0usize;
+        let mut r = 0usize;
+        let mut bindings = [Binding::default(); 10];
+        while r < rules.len() {
+            let rule = &rules[r];
+            if let Some(&first) = ws.first()
+                && self.text(first).first() == Some(&meta::CANONNET)
+            {
+                break;
+            }
+            if debug >= 12 {
+                let mut l = if debug >= 15 {
+                    format!("-----trying rule (line {}):", rule.line).into_bytes()
+                } else {
+                    b"-----trying rule:".to_vec()
+                };
+                for t in &rule.lhs_shown {
+                    l.push(b' ');
+                    l.extend_from_slice(t);
+                }
+                self.env.out.trace(&l);
+            }
+            loopcount += 1;
+            if loopcount > 100 {
+                self.syserr(&format!(
+                    "554 5.3.5 Infinite loop in ruleset {name}, rule {ruleno}"
+                ));
+                break;
+            }
+            let Some(nb) = self.matches(rule, ws, &mut bindings) else {
+                if debug >= 10 {
+                    self.env.out.trace(b"----- rule fails");
+                }
+                r += 1;
+                ruleno += 1;
+                loopcount = 0;
+                continue;
+            };
+            if debug >= 12 {
+                let mut l = b"-----rule matches:".to_vec();
+                for t in &rule.rhs_shown {
+                    l.push(b' ');
+                    l.extend_from_slice(t);
+                }
+                self.env.out.trace(&l);
+            }
+            let mut rhs: &[Rhs] = &rule.rhs;
+            let mut stop_after = false;
+            if let Some(Rhs::Tok(s)) = rhs.first() {
+                match self.text(*s) {
+                    [meta::CANONUSER] => {
+                        rhs = &rhs[1..];
+                        r += 1;
+                        ruleno += 1;
+                        loopcount = 0;
+                    }
+                    [meta::CANONHOST] => {
+                        rhs = &rhs[1..];
+                        stop_after = true;
+                    }
+                    _ => {}
+                }
+            }
+            // Substitute.
+            let mut npvp: Vec<Sym> = Vec::with_capacity(ws.len() + rhs.len());
+            for item in rhs {
+                match item {
+                    Rhs::Repl(d) => {
+                        let i = (*d as usize).wrapping_sub(1);
+                        if i >= nb {
+                            self.syserr(&format!(
+                                "554 5.3.5 rewrite: ruleset {name}: replacement ${d} out of bounds"
+                            ));
+                            return EX_CONFIG;
+                        }
+                        let b = bindings[i];
+                        let mut k = b.first as isize;
+                        while k <= b.last {
+                            if npvp.len() >= maxatom {
+                                return self.too_long();
+                            }
+                            npvp.push(ws[k as usize]);
+                            k += 1;
+                        }
+                    }
+                    Rhs::Tok(s) => {
+                        if npvp.len() >= maxatom {
+                            return self.too_long();
+                        }
+                        npvp.push(*s);
+                    }
+                    Rhs::Deferred(m) => {
+                        if npvp.len() >= maxatom {
+                            return self.too_long();
+                        }
+                        let Some(v) = self.env.macros.get(m).filter(|v| !v.is_empty()) else {
+                            continue;
+                        };
+                        let v = v.to_vec();
+                        let Some(toks) = self.scan(&v, Table::External, false) else {
+                            return EX_DATAERR;
+                        };
+                        for t in toks {
+                            npvp.push(t);
+                            if npvp.len() >= maxatom {
+                                return self.too_long();
+                            }
+                        }
+                    }
+                }
+            }
+            // Lookups.
+            match self.lookups(&mut npvp, maxatom, &mut rstat) {
+                Ok(()) => {}
+                Err(status) => return status,
+            }
+            // Subroutine calls.
+            let status = self.call_subroutines(&mut npvp, reclevel);
+            if rstat == EX_OK || status == EX_TEMPFAIL {
+                rstat = status;
+            }
+            *ws = npvp;
+            if debug >= 4 {
+                let mut l = b"rewritten as:".to_vec();
+                self.push_tokens(&mut l, ws);
+                self.env.out.trace(&l);
+            }
+            if stop_after {
+                break;
+            }
+        }
+        if tracing {
+            self.trace_line(&name, " returns:", ws);
+        }
+        rstat
+    }
+
+    fn too_long(&mut self) -> i32 {
+        self.syserr("554 5.3.0 rewrite: expansion too long");
+        EX_DATAERR
+    }
+
+    /// Matches one rule's left-hand side; the number of bindings made, or
+    /// None when it does not match.
+    fn matches(&self, rule: &Rule, ws: &[Sym], m: &mut [Binding; 10]) -> Option<usize> {
+        enum Step {
+            Advance,
+            Backup,
+            Extend,
+        }
+        let lhs = &rule.lhs;
+        let n = ws.len();
+        let mut mlp = 0usize;
+        let mut rvp = 0usize;
+        let mut avp = 0usize;
+        let mut step = Step::Advance;
+        loop {
+            match step {
+                Step::Advance => {
+                    if avp >= n && rvp >= lhs.len() {
+                        return Some(mlp);
+                    }
+                    if rvp >= lhs.len() {
+                        step = Step::Backup;
+                        continue;
+                    }
+                    let rp = &lhs[rvp];
+                    if avp >= n && !matches!(rp, Pat::ZeroOrMore | Pat::Zero) {
+                        step = Step::Backup;
+                        continue;
+                    }
+                    match rp {
+                        Pat::Class(_) => {
+                            m[mlp].pattern = rvp;
+                            m[mlp].first = avp;
+                            step = Step::Extend;
+                            continue;
+                        }
+                        Pat::NotClass(c) => {
+                            if self.in_class(*c, &ws[avp..=avp]) {
+                                step = Step::Backup;
+                                continue;
+                            }
+                            m[mlp] = Binding {
+                                pattern: rvp,
+                                first: avp,
+                                last: avp as isize,
+                            };
+                            avp += 1;
+                            mlp += 1;
+                        }
+                        Pat::One | Pat::OneOrMore => {
+                            m[mlp] = Binding {
+                                pattern: rvp,
+                                first: avp,
+                                last: avp as isize,
+                            };
+                            avp += 1;
+                            mlp += 1;
+                        }
+                        Pat::ZeroOrMore => {
+                            m[mlp] = Binding {
+                                pattern: rvp,
+                                first: avp,
+                                last: avp as isize - 1,
+                            };
+                            mlp += 1;
+                        }
+                        Pat::Zero => {}
+                        Pat::Deferred(name) => {
+                            if let Some(value) = self.env.macros.get(name) {
+                                let start = avp;
+                                let mut v = value;
+                                let mut ok = true;
+                                while !v.is_empty() {
+                                    if avp >= n {
+                                        ok = false;
+                                        break;
+                                    }
+                                    let t = self.text(ws[avp]);
+                                    if v.len() < t.len() || !v[..t.len()].eq_ignore_ascii_case(t) {
+                                        ok = false;
+                                        break;
+                                    }
+                                    v = &v[t.len()..];
+                                    avp += 1;
+                                }
+                                if !ok {
+                                    avp = start;
+                                    step = Step::Backup;
+                                    continue;
+                                }
+                            }
+                        }
+                        Pat::Lit(f) => {
+                            if self.syms.fold(ws[avp]) != *f {
+                                step = Step::Backup;
+                                continue;
+                            }
+                            avp += 1;
+                        }
+                    }
+                    rvp += 1;
+                }
+                Step::Extend => {
+                    if avp >= n {
+                        step = Step::Backup;
+                        continue;
+                    }
+                    m[mlp].last = avp as isize;
+                    avp += 1;
+                    let Pat::Class(c) = lhs[rvp] else {
+                        return None;
+                    };
+                    if !self.in_class(c, &ws[m[mlp].first..avp]) {
+                        continue;
+                    }
+                    mlp += 1;
+                    rvp += 1;
+                    step = Step::Advance;
+                }
+                Step::Backup => {
+                    let mut resumed = false;
+                    while mlp > 0 {
+                        mlp -= 1;
+                        rvp = m[mlp].pattern;
+                        avp = (m[mlp].last + 1) as usize;
+                        if avp >= n {
+                            continue;
+                        }
+                        match lhs[rvp] {
+                            Pat::OneOrMore | Pat::ZeroOrMore => {
+                                m[mlp].last = avp as isize;
+                                avp += 1;
+                                rvp += 1;
+                                mlp += 1;
+                                step = Step::Advance;
+                                resumed = true;
+                                break;
+                            }
+                            Pat::Class(_) => {
+                                m[mlp].last = avp as isize;
+                                step = Step::Extend;
+                                resumed = true;
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    if !resumed {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// wordinclass(cataddr(tokens), class).
+    fn in_class(&self, class: usize, toks: &[Sym]) -> bool {
+        let phrase = self.cataddr(toks, 0, MAXLINE, true);
+        self.engine.rules.classes.contains(class, &phrase)
+    }
+
+    /// The `$[ … $]` and `$( … $)` lookups of a substituted right-hand
+    /// side, left to right; results are not scanned again.
+    fn lookups(&mut self, v: &mut Vec<Sym>, maxatom: usize, rstat: &mut i32) -> Result<(), i32> {
+        let mut i = 0usize;
+        while i < v.len() {
+            let (end_byte, map_name, key_start) = match self.text(v[i]) {
+                [meta::HOSTBEGIN] => (meta::HOSTEND, b"host".to_vec(), i + 1),
+                [meta::LOOKUPBEGIN] => {
+                    let Some(&name) = v.get(i + 1) else {
+                        self.syserr("554 5.3.0 rewrite: missing mapname");
+                        return Err(EX_CONFIG);
+                    };
+                    (meta::LOOKUPEND, self.text(name).to_vec(), i + 2)
+                }
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let map = self.engine.maps.find(&map_name);
+            if map.is_none() {
+                self.syserr(&format!(
+                    "554 5.3.0 rewrite: map {} not found",
+                    String::from_utf8_lossy(&map_name)
+                ));
+            }
+            // Split into key, `$@` arguments and the `$:` default, up to
+            // the first end token.
+            let mut j = key_start;
+            let mut key_end: Option<usize> = None;
+            let mut args: Vec<Vec<u8>> = Vec::new();
+            let mut arg_start: Option<usize> = None;
+            let mut default: Option<(usize, usize)> = None;
+            let mut default_start: Option<usize> = None;
+            while j < v.len() && self.text(v[j]) != [end_byte] {
+                let t = self.text(v[j]);
+                let is_host = t == [meta::CANONHOST];
+                let is_user = t == [meta::CANONUSER];
+                if !is_host && !is_user {
+                    j += 1;
+                    continue;
+                }
+                if key_end.is_none() {
+                    key_end = Some(j);
+                }
+                if let Some(s) = arg_start.take() {
+                    let a = self.cataddr(&v[s..j], 0, 1 << 12, true);
+                    if args.len() < MAX_MAP_ARGS - 1 {
+                        args.push(a);
+                    }
+                }
+                if let Some(s) = default_start.take() {
+                    default = Some((s, j));
+                }
+                if is_host {
+                    arg_start = Some(j + 1);
+                } else {
+                    default_start = Some(j + 1);
+                }
+                j += 1;
+            }
+            let close = j; // index of the end token, or v.len()
+            if key_end.is_none() {
+                key_end = Some(close);
+            }
+            if let Some(s) = arg_start.take() {
+                let a = self.cataddr(&v[s..close], 0, 1 << 12, true);
+                if args.len() < MAX_MAP_ARGS - 1 {
+                    args.push(a);
+                }
+            }
+            if let Some(s) = default_start.take() {
+                default = Some((s, close));
+            }
+            let key_end = key_end.unwrap_or(close);
+            let key_toks = &v[key_start..key_end];
+            let space = map.map_or(0, |m| self.engine.maps.space_sub(m));
+            let mut key = self.cataddr(key_toks, space, MAXKEY, true);
+            let (found, status) = match map {
+                Some(m) => {
+                    let engine = self.engine;
+                    let argrefs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                    engine.maps.lookup(m, &mut key, &argrefs, self.env)
+                }
+                None => (None, EX_OK),
+            };
+            if status == EX_TEMPFAIL {
+                *rstat = EX_TEMPFAIL;
+            }
+            let replacement: Vec<Sym> = match (found, default) {
+                (Some(value), _) if value.is_empty() => Vec::new(),
+                (Some(value), _) => match self.scan(&value, Table::External, false) {
+                    Some(t) => t,
+                    None => return Err(EX_DATAERR),
+                },
+                (None, Some((s, e))) => {
+                    let text = self.cataddr(&v[s..e], 0, MAXKEY, false);
+                    if text.is_empty() {
+                        Vec::new()
+                    } else {
+                        match self.scan(&text, Table::Internal, false) {
+                            Some(t) => t,
+                            None => return Err(EX_DATAERR),
+                        }
+                    }
+                }
+                (None, None) => key_toks.to_vec(),
+            };
+            let after = if close < v.len() { close + 1 } else { close };
+            let rest: Vec<Sym> = v[after..].to_vec();
+            v.truncate(i);
+            for t in replacement {
+                v.push(t);
+                if v.len() >= maxatom {
+                    self.syserr("554 5.3.0 rewrite: expansion too long");
+                    return Err(EX_DATAERR);
+                }
+            }
+            i = v.len();
+            v.extend(rest);
+            if v.len() > maxatom {
+                self.syserr("554 5.3.0 rewrite: expansion too long");
+                return Err(EX_DATAERR);
+            }
+        }
+        Ok(())
+    }
+
+    /// callsubr(): the `$>` calls of a right-hand side, the last first,
+    /// each rewriting everything to its right in place.
+    fn call_subroutines(&mut self, v: &mut Vec<Sym>, reclevel: usize) -> i32 {
+        let mut calls: Vec<(usize, usize)> = Vec::new();
+        let mut j = 0usize;
+        while j < v.len() {
+            if self.text(v[j]) == [meta::CALLSUBR] && j + 1 < v.len() {
+                let raw = self.text(v[j + 1]).to_vec();
+                let name = strip_quotes(&raw);
+                let found = self.engine.rules.find_prefix(&name);
+                let Some(rs) = found else {
+                    self.syserr(&format!(
+                        "554 5.3.5 Unknown ruleset {}",
+                        String::from_utf8_lossy(&name)
+                    ));
+                    return EX_CONFIG;
+                };
+                if self.engine.rules.sets[rs].rules.is_empty() {
+                    if self.env.out.debug_level() >= 3 {
+                        let l = format!("-----skip subr {} ({rs})", String::from_utf8_lossy(&name));
+                        self.env.out.trace(l.as_bytes());
+                    }
+                    v.drain(j..j + 2);
+                    continue;
+                }
+                if calls.len() + 1 >= MAX_SUBR {
+                    self.syserr(&format!(
+                        "554 5.3.0 Too many subroutine calls ({MAX_SUBR} max)"
+                    ));
+                    return EX_CONFIG;
+                }
+                calls.push((rs, j));
+            }
+            j += 1;
+        }
+        let mut rstat = EX_OK;
+        for &(rs, at) in calls.iter().rev() {
+            v.drain(at..at + 2);
+            let mut tail: Vec<Sym> = v.split_off(at);
+            let status = self.rewrite(&mut tail, rs, reclevel, MAXATOM.saturating_sub(at));
+            v.extend(tail);
+            if status != EX_OK && status != EX_TEMPFAIL {
+                return status;
+            }
+            if rstat == EX_OK || status == EX_TEMPFAIL {
+                rstat = status;
+            }
+        }
+        rstat
+    }
+}
+
+/// stripquotes(): every unescaped `"` removed, and each `\` escape made
+/// the character it escapes.
+pub fn strip_quotes(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        i += 1;
+        if c == b'\\' {
+            if i < s.len() {
+                out.push(s[i]);
+                i += 1;
+            }
+            continue;
+        }
+        if c == b'"' {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
