@@ -1,7 +1,7 @@
 //! How the daemon runs: root is dropped before the network is read, -bd
 //! detaches and writes PidFile, a missing mode is an error.
 
-use mtad_e2e::{Client, Daemon, bin, expect, text, workspace};
+use mtad_e2e::{Client, Daemon, bin, expect, skip, text, workspace};
 use std::process::Command;
 
 fn is_root() -> bool {
@@ -26,7 +26,7 @@ fn uids(pid: u32) -> Vec<u32> {
 #[test]
 fn started_as_root_it_serves_as_the_run_user() {
     if !is_root() {
-        eprintln!("SKIPPED: not root, nothing to drop");
+        skip("not root, nothing to drop");
         return;
     }
     let d = Daemon::start(&["RunAsUser=nobody"]);
@@ -63,7 +63,7 @@ fn started_as_root_it_serves_as_the_run_user() {
 #[test]
 fn root_is_refused_as_the_run_user() {
     if !is_root() {
-        eprintln!("SKIPPED: not root");
+        skip("not root");
         return;
     }
     let out = Command::new(bin("mtad"))

@@ -26,10 +26,13 @@ fn every_generated_config_passes_mtad_check() {
         );
         assert!(!stderr.contains("error:"), "{stderr}");
         // The only warnings are files the .mc files name under /nonexistent
-        // without -o, as real sendmail warns about them.
+        // without -o, as real sendmail warns about them, and map classes
+        // mtad does not have (hub.mc's LDAP routing), said with their line.
         for line in stderr.lines().filter(|l| l.contains("warning:")) {
             assert!(
-                line.contains("/nonexistent/") || line.contains("class program"),
+                line.contains("/nonexistent/")
+                    || line.contains("class program")
+                    || line.contains("class ldap not available"),
                 "unexpected warning in {}: {line}",
                 cf.display()
             );

@@ -220,7 +220,7 @@ fn hold_release_flush_delete_and_all_in_capitals() {
 #[test]
 fn other_users_may_list_at_most() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: not root, cannot run mtactl as another user");
+        mtad_e2e::skip("not root, cannot run mtactl as another user");
         return;
     }
     use std::os::unix::fs::PermissionsExt;

@@ -305,3 +305,94 @@ fn ctrl_c_at_the_terminal_stops_gracefully() {
     assert_eq!(status.code(), Some(0), "{}", log());
     assert!(log().contains("stopped (0 sessions"), "{}", log());
 }
+
+#[test]
+fn a_signal_right_after_listening_on_stops_gracefully() {
+    // From the moment mtad says it is listening, SIGTERM and SIGINT stop
+    // it in order: its signal handlers exist before that line. The log is
+    // read from a pipe, line by line, and the signal sent the instant the
+    // line arrives, a few times over.
+    use std::io::BufRead;
+    for round in 0..6 {
+        let signal = if round % 2 == 0 {
+            nix::sys::signal::Signal::SIGTERM
+        } else {
+            nix::sys::signal::Signal::SIGINT
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let port = mtad_e2e::free_port();
+        let d = dir.path().display().to_string();
+        let mut child = Command::new(bin("mtad"))
+            .current_dir(dir.path())
+            .arg("-C")
+            .arg(workspace().join("etc/sendmail-dev.cf"))
+            .arg("-bD")
+            .args([
+                "-O",
+                &format!("DaemonPortOptions=Name=MTA,Port={port},Addr=127.0.0.1"),
+            ])
+            .args(["-O", &format!("QueueDirectory={d}/queue")])
+            .args(["-O", &format!("ControlSocketName={d}/ctl.sock")])
+            .args(["-O", &format!("PidFile={d}/pid")])
+            .args(["-O", &format!("Mtad.SyslogSocket={d}/syslog.sock")])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut log = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("round {round}: {e}: {}", log.join("\n")));
+            let listening = line.contains("listening on");
+            log.push(line);
+            if listening {
+                break;
+            }
+        }
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("round {round}: mtad did not stop: {}", log.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The rest of the log, up to the last line a stop writes.
+        while !log.iter().any(|l| l.contains("stopped (")) {
+            match rx.recv_timeout(Duration::from_secs(5)) {
+                Ok(line) => log.push(line),
+                Err(_) => break,
+            }
+        }
+        let log = log.join("\n");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "round {round} ({signal}): {status:?}\n{log}"
+        );
+        assert!(log.contains("stopped (0 sessions"), "round {round}: {log}");
+    }
+}

@@ -36,7 +36,7 @@ fn start() -> Option<Setup> {
             !nix::unistd::geteuid().is_root(),
             "running as root: tests/run installs dnsmasq-base"
         );
-        eprintln!("SKIPPED: dnsmasq is not installed (tests/run installs it as root)");
+        mtad_e2e::skip("dnsmasq is not installed (tests/run installs it as root)");
         return None;
     }
     let user = local_user();

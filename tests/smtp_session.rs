@@ -372,7 +372,7 @@ fn swaks_sends_a_message_pipelined_and_not() {
         .output()
         .is_err()
     {
-        eprintln!("SKIPPED: swaks is not installed (tests/run installs it when run as root)");
+        mtad_e2e::skip("swaks is not installed (tests/run installs it when run as root)");
         return;
     }
     let d = Daemon::start(&[]);
@@ -447,7 +447,7 @@ fn several_listeners_ipv4_and_ipv6() {
     let v4 = mtad_e2e::free_port();
     let v6 = mtad_e2e::free_port();
     if std::net::TcpListener::bind(("::1", 0)).is_err() {
-        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        mtad_e2e::skip("no IPv6 loopback on this machine");
         return;
     }
     let d = Daemon::start(&[

@@ -18,7 +18,7 @@ fn have(tool: &str) -> bool {
 #[test]
 fn the_units_verify_clean() {
     if !have("systemd-analyze") {
-        eprintln!("SKIPPED: no systemd-analyze here");
+        mtad_e2e::skip("no systemd-analyze here (tests/run installs systemd as root)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +106,7 @@ fn ready_reloading_and_stopping_are_notified() {
 #[test]
 fn socket_activation_and_never_root() {
     if !nix::unistd::geteuid().is_root() || !have("systemd-socket-activate") || !have("setpriv") {
-        eprintln!("SKIPPED: needs root, systemd-socket-activate and setpriv");
+        mtad_e2e::skip("needs root, systemd-socket-activate and setpriv");
         return;
     }
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();

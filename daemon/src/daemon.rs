@@ -122,6 +122,17 @@ fn start(
         writeln!(f, "{}\n{}", std::process::id(), args.join(" "))
             .map_err(|e| format!("PidFile {path}: {e}"))?;
     }
+    // Threads may exist from here on (the process has detached). The
+    // signals are watched before the listeners are announced: from that
+    // line on, SIGTERM or SIGINT stops mtad in order instead of killing it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let watched = {
+        let _in_runtime = runtime.enter();
+        Watched::install()
+    };
     for b in &bound {
         crate::log::info(
             9,
@@ -160,10 +171,6 @@ fn start(
         loaded_at: crate::clock::now(),
         stats: stats.clone(),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
         let mut shared = shared;
         // The resolver needs the runtime; it is made inside it.
@@ -190,7 +197,9 @@ fn start(
         ));
         tokio::spawn(runner.clone().run());
         tokio::spawn(crate::control::serve(control, live.clone()));
-        tokio::spawn(signals(live.clone()));
+        if let Some(watched) = watched {
+            tokio::spawn(signals(live.clone(), watched));
+        }
         // Bound, unprivileged, serving: systemd may call us started.
         crate::systemd::notify("READY=1\nSTATUS=accepting mail");
         server::serve(bound, live.clone()).await;
@@ -200,19 +209,47 @@ fn start(
     Ok(())
 }
 
+/// The signals mtad acts on, caught from the moment they are installed:
+/// one that arrives before [`signals`] runs waits in its stream.
+struct Watched {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+}
+
+impl Watched {
+    /// Installs the handlers; must be called in the runtime's context.
+    /// `None` (logged) if they cannot be: the signals then act by default.
+    fn install() -> Option<Watched> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(hup), Ok(term), Ok(int), Ok(usr1)) = (
+            signal(SignalKind::hangup()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::user_defined1()),
+        ) else {
+            crate::log::error("cannot watch signals; SIGHUP and SIGTERM act by default");
+            return None;
+        };
+        Some(Watched {
+            hup,
+            term,
+            int,
+            usr1,
+        })
+    }
+}
+
 /// Signals only set flags or start work elsewhere: SIGHUP reloads (as
 /// `mtactl reload`), SIGTERM and SIGINT stop, SIGUSR1 logs the counters.
-async fn signals(live: Arc<crate::live::Live>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::user_defined1()),
-    ) else {
-        crate::log::error("cannot watch signals; SIGHUP and SIGTERM act by default");
-        return;
-    };
+async fn signals(live: Arc<crate::live::Live>, watched: Watched) {
+    let Watched {
+        mut hup,
+        mut term,
+        mut int,
+        mut usr1,
+    } = watched;
     loop {
         tokio::select! {
             _ = hup.recv() => {

@@ -31,6 +31,8 @@ pub fn predefined_macros(name: &str) -> Vec<(String, String)> {
     if !domain.is_empty() {
         macros.push(("m".to_string(), domain.to_string()));
     }
+    // sendmail's initmacros(): the null sender's name, known to R lines.
+    macros.push(("n".to_string(), "MAILER-DAEMON".to_string()));
     macros
 }
 

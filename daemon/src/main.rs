@@ -60,6 +60,20 @@ fn main() -> ExitCode {
     for w in &loaded.warnings {
         say(&mut std::io::stderr(), &w.to_string());
     }
+    // K lines whose class mtad does not have: said now, with their line;
+    // their lookups fail temporarily, never as "not found".
+    let (_, map_problems) = rules::Maps::from_config(&loaded.config);
+    for p in &map_problems {
+        say(
+            &mut std::io::stderr(),
+            &format!(
+                "{}:{}: warning: {}",
+                cli.config.display(),
+                p.line,
+                p.message
+            ),
+        );
+    }
     if cli.check {
         say(&mut std::io::stdout(), &check::summary(&loaded));
         return ExitCode::SUCCESS;

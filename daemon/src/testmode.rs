@@ -14,10 +14,8 @@ use std::process::ExitCode;
 
 /// Runs test mode on stdin and stdout.
 pub fn run(config: &Config, verbose: bool, debug: &[String]) -> ExitCode {
-    let (mut engine, problems) = rules::Engine::new(config);
-    for p in &problems {
-        eprintln!("{}: line {}: {}", config.path.display(), p.line, p.message);
-    }
+    // Map problems were said when the config loaded (main.rs).
+    let (mut engine, _) = rules::Engine::new(config);
     let mut macros = Macros::default();
     for (name, def) in &config.macros {
         let value = def.value.to_string();

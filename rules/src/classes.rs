@@ -16,6 +16,9 @@ pub struct Classes {
     by_name: FxHashMap<Vec<u8>, usize>,
     names: Vec<Vec<u8>>,
     members: Vec<FxHashSet<Box<[u8]>>>,
+    /// The longest member of each class, in bytes: a phrase longer than
+    /// that can be in it no more, however far it grows.
+    longest: Vec<usize>,
     /// Each word as first written into any class, and when: one symbol
     /// per word in sendmail, shared by all classes.
     spelling: FxHashMap<Box<[u8]>, (Vec<u8>, usize)>,
@@ -41,6 +44,7 @@ impl Classes {
         let i = self.names.len();
         self.names.push(name.to_vec());
         self.members.push(FxHashSet::default());
+        self.longest.push(0);
         self.by_name.insert(name.to_vec(), i);
         i
     }
@@ -59,7 +63,13 @@ impl Classes {
         self.spelling
             .entry(lower.clone())
             .or_insert_with(|| (word.to_vec(), seq));
+        self.longest[class] = self.longest[class].max(lower.len());
         self.members[class].insert(lower);
+    }
+
+    /// The length of the longest member of a class.
+    pub fn longest(&self, class: usize) -> usize {
+        self.longest[class]
     }
 
     /// Whether `phrase` (already joined as cataddr joins tokens) is in the
@@ -69,7 +79,17 @@ impl Classes {
         if set.is_empty() {
             return false;
         }
+        if phrase.len() > self.longest[class] {
+            return false;
+        }
         if phrase.iter().any(u8::is_ascii_uppercase) {
+            let mut buf = [0u8; 256];
+            if phrase.len() <= buf.len() {
+                let b = &mut buf[..phrase.len()];
+                b.copy_from_slice(phrase);
+                b.make_ascii_lowercase();
+                return set.contains(&*b);
+            }
             set.contains(phrase.to_ascii_lowercase().as_slice())
         } else {
             set.contains(phrase)

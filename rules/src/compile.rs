@@ -59,6 +59,10 @@ pub struct Rule {
     pub rhs: Vec<Rhs>,
     /// The number of wildcards on the left-hand side.
     pub wildcards: usize,
+    /// A 256-bit summary of the literals on the left-hand side (each
+    /// folded token number modulo 256): a workspace without all of them
+    /// cannot match, so the rule is not tried (it still counts as failed).
+    pub needs: [u64; 4],
     pub line: usize,
     /// The sides as tokens, for `=S` and traces.
     pub lhs_shown: Vec<Vec<u8>>,
@@ -88,6 +92,11 @@ pub struct Rules {
     pub space_sub: u8,
     /// ConfigLevel (the V line).
     pub level: u32,
+    /// The name each ruleset's trace lines carry, by number.
+    pub shown_names: Vec<String>,
+    /// `$>` targets by the token that names them (a name or number
+    /// without quotes): found once, when the rules are compiled.
+    pub call_targets: FxHashMap<Sym, usize>,
 }
 
 /// Latin-1 text, as cfparser reads the file, back to its bytes.
@@ -143,7 +152,10 @@ impl Rules {
             .text("BlankSub")
             .and_then(|s| latin1(&s).first().copied())
             .unwrap_or(b' ');
-        Rules {
+        let shown_names = (0..sets.len())
+            .map(|n| sets[n].name.clone().unwrap_or_else(|| n.to_string()))
+            .collect();
+        let mut rules = Rules {
             syms,
             sets,
             names,
@@ -151,7 +163,29 @@ impl Rules {
             tables,
             space_sub,
             level: config.version.as_ref().map_or(0, |v| v.level),
+            shown_names,
+            call_targets: FxHashMap::default(),
+        };
+        // Every token of the config that names a ruleset, as it would after
+        // a `$>`; quoted or run-time names are found at run time.
+        let mut targets = FxHashMap::default();
+        for n in 0..rules.sets.len() {
+            for r in &rules.sets[n].rules {
+                for w in r.rhs.windows(2) {
+                    if let [Rhs::Tok(call), Rhs::Tok(name)] = w
+                        && rules.syms.text_of(*call) == [meta::CALLSUBR]
+                        && let text = rules.syms.text_of(*name).to_vec()
+                        && !text.contains(&b'"')
+                        && !text.contains(&b'\\')
+                        && let Some(rs) = rules.find_prefix(&text)
+                    {
+                        targets.insert(*name, rs);
+                    }
+                }
+            }
         }
+        rules.call_targets = targets;
+        rules
     }
 
     /// strtorwset(p, ST_FIND): the ruleset named or numbered at the start
@@ -296,10 +330,18 @@ fn compile_rule(
         };
         out.push(r);
     }
+    let mut needs = [0u64; 4];
+    for p in &pats {
+        if let Pat::Lit(f) = p {
+            let b = (*f & 255) as usize;
+            needs[b / 64] |= 1 << (b % 64);
+        }
+    }
     Rule {
         lhs: pats,
         rhs: out,
         wildcards,
+        needs,
         line,
         lhs_shown: lhs.iter().map(shown).collect(),
         rhs_shown: rhs.iter().map(shown).collect(),

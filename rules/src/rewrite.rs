@@ -162,10 +162,10 @@ impl Call<'_, '_> {
         maxatom: usize,
     ) -> i32 {
         let engine = self.engine;
-        let name = engine.rules.trace_name(rs);
+        let name: &str = &engine.rules.shown_names[rs];
         let tracing = self.env.out.tracing();
         if tracing {
-            self.trace_line(&name, "   input:", ws);
+            self.trace_line(name, "   input:", ws);
         }
         let reclevel = reclevel + 1;
         if reclevel - 1 > MAX_RULE_RECURSION {
@@ -184,6 +184,10 @@ impl Call<'_, '_> {
         let mut loopcount = 0usize;
         let mut r = 0usize;
         let mut bindings = [Binding::default(); 10];
+        let mut phrase: Vec<u8> = Vec::new();
+        let mut npvp: Vec<Sym> = Vec::new();
+        let mut have = [0u64; 4];
+        let mut ws_dirty = true;
         while r < rules.len() {
             let rule = &rules[r];
             if let Some(&first) = ws.first()
@@ -210,7 +214,21 @@ impl Call<'_, '_> {
                 ));
                 break;
             }
-            let Some(nb) = self.matches(rule, ws, &mut bindings) else {
+            if ws_dirty {
+                have = [0u64; 4];
+                for &t in ws.iter() {
+                    let b = (self.syms.fold(t) & 255) as usize;
+                    have[b / 64] |= 1 << (b % 64);
+                }
+                ws_dirty = false;
+            }
+            let possible = debug >= 10 || (0..4).all(|i| rule.needs[i] & !have[i] == 0);
+            let matched = if possible {
+                self.matches(rule, ws, &mut bindings, &mut phrase)
+            } else {
+                None
+            };
+            let Some(nb) = matched else {
                 if debug >= 10 {
                     self.env.out.trace(b"----- rule fails");
                 }
@@ -245,7 +263,7 @@ impl Call<'_, '_> {
                 }
             }
             // Substitute.
-            let mut npvp: Vec<Sym> = Vec::with_capacity(ws.len() + rhs.len());
+            npvp.clear();
             for item in rhs {
                 match item {
                     Rhs::Repl(d) => {
@@ -302,7 +320,8 @@ impl Call<'_, '_> {
             if rstat == EX_OK || status == EX_TEMPFAIL {
                 rstat = status;
             }
-            *ws = npvp;
+            std::mem::swap(ws, &mut npvp);
+            ws_dirty = true;
             if debug >= 4 {
                 let mut l = b"rewritten as:".to_vec();
                 self.push_tokens(&mut l, ws);
@@ -313,7 +332,7 @@ impl Call<'_, '_> {
             }
         }
         if tracing {
-            self.trace_line(&name, " returns:", ws);
+            self.trace_line(name, " returns:", ws);
         }
         rstat
     }
@@ -325,7 +344,17 @@ impl Call<'_, '_> {
 
     /// Matches one rule's left-hand side; the number of bindings made, or
     /// None when it does not match.
-    fn matches(&self, rule: &Rule, ws: &[Sym], m: &mut [Binding; 10]) -> Option<usize> {
+    fn matches(
+        &self,
+        rule: &Rule,
+        ws: &[Sym],
+        m: &mut [Binding; 10],
+        phrase: &mut Vec<u8>,
+    ) -> Option<usize> {
+        // Where the phrase in `phrase` ends (the index after its last
+        // token), so that a backup into a class binding rebuilds it.
+        let mut phrase_end = usize::MAX;
+        let mut phrase_owner = (usize::MAX, usize::MAX);
         enum Step {
             Advance,
             Backup,
@@ -382,11 +411,20 @@ impl Call<'_, '_> {
                             mlp += 1;
                         }
                         Pat::ZeroOrMore => {
+                            // sendmail would grow this binding one token
+                            // at a time while the literal after it fails;
+                            // going straight to the literal's next place
+                            // gives the same binding.
+                            let stop = match lhs.get(rvp + 1) {
+                                Some(Pat::Lit(f)) => self.next_literal(ws, avp, *f),
+                                _ => avp,
+                            };
                             m[mlp] = Binding {
                                 pattern: rvp,
                                 first: avp,
-                                last: avp as isize - 1,
+                                last: stop as isize - 1,
                             };
+                            avp = stop;
                             mlp += 1;
                         }
                         Pat::Zero => {}
@@ -430,12 +468,35 @@ impl Call<'_, '_> {
                         step = Step::Backup;
                         continue;
                     }
-                    m[mlp].last = avp as isize;
-                    avp += 1;
                     let Pat::Class(c) = lhs[rvp] else {
                         return None;
                     };
-                    if !self.in_class(c, &ws[m[mlp].first..avp]) {
+                    // The phrase grows by one token: cataddr's join, done
+                    // incrementally, and no longer than the longest member.
+                    if avp == m[mlp].first {
+                        phrase.clear();
+                        phrase_owner = (mlp, avp);
+                    } else if phrase_end != avp || phrase_owner != (mlp, m[mlp].first) {
+                        phrase_owner = (mlp, m[mlp].first);
+                        phrase.clear();
+                        let p = self.cataddr(&ws[m[mlp].first..avp], 0, MAXLINE, true);
+                        phrase.extend_from_slice(&p);
+                    }
+                    if avp > m[mlp].first && self.is_atom(ws[avp - 1]) && self.is_atom(ws[avp]) {
+                        phrase.push(self.engine.rules.space_sub);
+                    }
+                    push_external(phrase, self.text(ws[avp]));
+                    m[mlp].last = avp as isize;
+                    avp += 1;
+                    phrase_end = avp;
+                    let classes = &self.engine.rules.classes;
+                    if phrase.len() > classes.longest(c) {
+                        // No longer phrase can be a member either.
+                        avp = n;
+                        step = Step::Backup;
+                        continue;
+                    }
+                    if !classes.contains(c, phrase) {
                         continue;
                     }
                     mlp += 1;
@@ -453,8 +514,12 @@ impl Call<'_, '_> {
                         }
                         match lhs[rvp] {
                             Pat::OneOrMore | Pat::ZeroOrMore => {
-                                m[mlp].last = avp as isize;
-                                avp += 1;
+                                let stop = match lhs.get(rvp + 1) {
+                                    Some(Pat::Lit(f)) => self.next_literal(ws, avp + 1, *f),
+                                    _ => avp + 1,
+                                };
+                                m[mlp].last = stop as isize - 1;
+                                avp = stop;
                                 rvp += 1;
                                 mlp += 1;
                                 step = Step::Advance;
@@ -476,6 +541,22 @@ impl Call<'_, '_> {
                 }
             }
         }
+    }
+
+    /// The first place at or after `from` holding a token that folds to
+    /// `f`, or the end of the workspace.
+    fn next_literal(&self, ws: &[Sym], from: usize, f: Sym) -> usize {
+        let mut k = from;
+        while k < ws.len() && self.syms.fold(ws[k]) != f {
+            k += 1;
+        }
+        k
+    }
+
+    fn is_atom(&self, t: Sym) -> bool {
+        self.text(t)
+            .first()
+            .is_some_and(|&c| self.engine.rules.tables.is_atom_start(c))
     }
 
     /// wordinclass(cataddr(tokens), class).
@@ -619,9 +700,13 @@ impl Call<'_, '_> {
         let mut j = 0usize;
         while j < v.len() {
             if self.text(v[j]) == [meta::CALLSUBR] && j + 1 < v.len() {
-                let raw = self.text(v[j + 1]).to_vec();
-                let name = strip_quotes(&raw);
-                let found = self.engine.rules.find_prefix(&name);
+                let (found, name) = match self.engine.rules.call_targets.get(&v[j + 1]) {
+                    Some(&rs) => (Some(rs), Vec::new()),
+                    None => {
+                        let name = strip_quotes(self.text(v[j + 1]));
+                        (self.engine.rules.find_prefix(&name), name)
+                    }
+                };
                 let Some(rs) = found else {
                     self.syserr(&format!(
                         "554 5.3.5 Unknown ruleset {}",
@@ -661,6 +746,21 @@ impl Call<'_, '_> {
             }
         }
         rstat
+    }
+}
+
+/// A token's bytes as cataddr's external form copies them (METAQUOTE
+/// and a byte become the byte).
+fn push_external(out: &mut Vec<u8>, text: &[u8]) {
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == meta::METAQUOTE && i + 1 < text.len() {
+            out.push(text[i + 1]);
+            i += 2;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
     }
 }
 

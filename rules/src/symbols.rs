@@ -35,6 +35,11 @@ impl Symbols {
         self.index.get(t).copied()
     }
 
+    /// The text of one of the config's own tokens.
+    pub fn text_of(&self, s: Sym) -> &[u8] {
+        &self.text[s as usize]
+    }
+
     /// The number of `t`, giving it one (and one to its lower-cased form)
     /// if it has none yet.
     pub fn intern(&mut self, t: &[u8]) -> Sym {

@@ -138,13 +138,25 @@ impl Loader<'_> {
                 _ => {}
             }
         }
+        // sendmail loads such rules with a complaint, and so does mtad:
+        // a config that runs under sendmail keeps running. The engine
+        // gives them sendmail's meaning (an empty left-hand side matches
+        // an empty workspace, a metasymbol out of place is a literal, a
+        // `$n` beyond the wildcards fails when the rule is used).
         if lhs.is_empty() {
-            self.error(1, "the left-hand side of the rule is empty");
-            return;
+            self.warning(
+                1,
+                "the left-hand side of the rule is empty: it matches only an empty address",
+            );
         }
         if let Err(e) = ruleset::check(&lhs, &rhs) {
-            self.error(e.pos, e.message);
-            return;
+            self.warning(
+                e.pos,
+                format!(
+                    "{} (sendmail loads the rule anyway; so does mtad)",
+                    e.message
+                ),
+            );
         }
         let line = self.line_number;
         if let Some(rs) = self.config.rulesets.get_mut(&n) {

@@ -148,7 +148,7 @@ fn split_text(text: &str, base: usize, operators: &str, out: &mut Vec<(Token, us
 
 /// sendmail's checks on a rule (readcf.c): metasymbols that make no sense
 /// on one side, replacements beyond the LHS wildcards, unbalanced lookups.
-/// sendmail reports these and loads the rule anyway; mtad refuses it.
+/// sendmail reports these and loads the rule anyway; so does mtad.
 pub fn check(lhs: &[(Token, usize)], rhs: &[(Token, usize)]) -> Result<(), TokenError> {
     let mut wildcards = 0u8;
     for (t, pos) in lhs {

@@ -21,6 +21,10 @@ pub struct Db {
 struct State {
     db: Option<bdb::Db>,
     mtime: Option<SystemTime>,
+    /// When the file was last looked at: it is looked at again at most
+    /// once a second, not at every lookup (a stat per lookup was most of
+    /// a lookup's cost).
+    checked: Option<std::time::Instant>,
     /// MF_TRY0NULL / MF_TRY1NULL, narrowed by the first success.
     try_without: Option<bool>,
     try_with: Option<bool>,
@@ -33,6 +37,7 @@ impl Db {
             state: Mutex::new(State {
                 db: None,
                 mtime: None,
+                checked: None,
                 try_without: None,
                 try_with: None,
             }),
@@ -103,10 +108,17 @@ impl Class for Db {
     ) -> Answer {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         // Reopen when the file changed since it was opened.
-        let now = std::fs::metadata(Self::path(map))
-            .ok()
-            .and_then(|m| m.modified().ok());
-        if st.db.is_none() || now.is_none() || now > st.mtime {
+        let due = st
+            .checked
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+        let changed = due && {
+            st.checked = Some(std::time::Instant::now());
+            let now = std::fs::metadata(Self::path(map))
+                .ok()
+                .and_then(|m| m.modified().ok());
+            now.is_none() || now > st.mtime
+        };
+        if st.db.is_none() || changed {
             match self.open_file(map) {
                 Ok((db, m)) => {
                     st.db = Some(db);
