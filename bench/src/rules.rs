@@ -117,6 +117,7 @@ fn main() {
             resolver: &hosts,
             defer: false,
             message: None,
+            quiet: false,
         };
         let (_, r) = session.run_text(&mut env, &["3", "0"], addr.as_bytes());
         n += r.len();
@@ -136,6 +137,10 @@ fn main() {
     macros.set(b"client_addr", b"192.0.2.99");
     macros.set(b"client_name", b"evil.example.com");
     macros.set(b"client_resolve", b"FAIL");
+    macros.set(b"f", b"sender@example.org");
+    macros.set(b"mail_from", b"<sender@example.org>");
+    macros.set(b"mail_mailer", b"esmtp");
+    macros.set(b"mail_host", b"example.org");
     let rcpts = [
         "<user@remote.example.com>",
         "<user@lab.example>",
@@ -151,6 +156,7 @@ fn main() {
             resolver: &hosts,
             defer: false,
             message: None,
+            quiet: false,
         };
         let (_, r) = session.run_text(&mut env, &["check_rcpt"], rcpts[i % rcpts.len()].as_bytes());
         last = r;

@@ -16,30 +16,34 @@ use std::process::ExitCode;
 pub fn run(config: &Config, verbose: bool, debug: &[String]) -> ExitCode {
     // Map problems were said when the config loaded (main.rs).
     let (mut engine, _) = rules::Engine::new(config);
-    let mut macros = Macros::default();
+    let mut macros = Macros::with_metasymbols();
+    // D lines as sendmail keeps them: `$x` in a value is the macro byte.
     for (name, def) in &config.macros {
-        let value = def.value.to_string();
-        macros.set(
-            &rules::compile::latin1(&name.0),
-            &rules::compile::latin1(&value),
-        );
+        let text = rules::compile::latin1(&def.value.to_string());
+        let value = rules::expand::translate_dollars(&text);
+        macros.set(&rules::compile::latin1(&name.0), &value);
     }
-    // sendmail puts its own names in $=w before it reads the config: the
-    // canonical host name ($j) and the node name (also $=k), then the
-    // addresses of the interfaces.
+    // $v is the version of what runs: mtad's, not sendmail's.
+    macros.set(b"v", crate::macros::VERSION.as_bytes());
     let host = crate::identity::host_name();
     let node = nix::sys::utsname::uname()
         .ok()
         .and_then(|u| u.nodename().to_str().map(str::to_string))
         .unwrap_or_else(|| host.clone());
-    let w = engine.rules.classes.index(b"w");
-    let k = engine.rules.classes.index(b"k");
-    engine.rules.classes.add(w, host.as_bytes());
-    engine.rules.classes.add(k, node.as_bytes());
-    engine.rules.classes.add(w, node.as_bytes());
-    for name in interface_names() {
-        engine.rules.classes.add(w, name.as_bytes());
-    }
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
+    rules::builtin::install(
+        &mut engine,
+        &mut macros,
+        &rules::builtin::Host {
+            canonical: host,
+            node,
+            interfaces: interface_names(),
+            user,
+        },
+    );
     let resolver = HostResolver::new(config);
     let mut tm = rules::testmode::TestMode::new(engine, macros, &resolver);
     tm.verbose = verbose;
@@ -62,9 +66,8 @@ pub fn run(config: &Config, verbose: bool, debug: &[String]) -> ExitCode {
     }
 }
 
-/// `[addr]` for each address of each interface that is up, as sendmail's
-/// load_if_names() adds them to `$=w` (IPv6 loopback and link-local
-/// addresses left out).
+/// `[addr]` for each IPv4 address of each interface that is up, as
+/// sendmail's load_if_names() finds them on Linux (SIOCGIFCONF: IPv4 only).
 fn interface_names() -> Vec<String> {
     let mut names = Vec::new();
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
@@ -74,18 +77,12 @@ fn interface_names() -> Vec<String> {
         if !ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) {
             continue;
         }
-        let Some(addr) = ifa.address else { continue };
-        if let Some(v4) = addr.as_sockaddr_in() {
-            let n = format!("[{}]", v4.ip());
-            if !names.contains(&n) {
-                names.push(n);
-            }
-        } else if let Some(v6) = addr.as_sockaddr_in6() {
-            let ip = v6.ip();
-            if ip.is_loopback() || (ip.segments()[0] & 0xffc0) == 0xfe80 {
+        if let Some(v4) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+            let ip = v4.ip();
+            if ip.is_unspecified() || ip.is_broadcast() {
                 continue;
             }
-            let n = format!("[IPv6:{ip}]");
+            let n = format!("[{ip}]");
             if !names.contains(&n) {
                 names.push(n);
             }
@@ -100,6 +97,9 @@ pub struct HostResolver {
     hosts_file: PathBuf,
     domain: Option<String>,
     dns: Option<(tokio::runtime::Runtime, hickory_resolver::TokioResolver)>,
+    /// The system's resolver for `[addr]`, made when first needed.
+    system: std::sync::OnceLock<Option<(tokio::runtime::Runtime, hickory_resolver::TokioResolver)>>,
+    config_for_dns: Config,
 }
 
 impl HostResolver {
@@ -135,6 +135,8 @@ impl HostResolver {
             hosts_file,
             domain,
             dns,
+            system: std::sync::OnceLock::new(),
+            config_for_dns: config.clone(),
         }
     }
 
@@ -204,6 +206,54 @@ impl HostResolver {
     }
 }
 
+impl HostResolver {
+    /// The system's resolver, for address lookups (made at first use).
+    fn system_resolver(
+        &self,
+    ) -> Option<&(tokio::runtime::Runtime, hickory_resolver::TokioResolver)> {
+        self.system
+            .get_or_init(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                let r = {
+                    let _g = rt.enter();
+                    crate::dns::resolver(&self.config_for_dns).ok()?
+                };
+                Some((rt, r))
+            })
+            .as_ref()
+    }
+}
+
+/// inet_addr(): `a.b.c.d`, and the short forms `a.b.c` (c a 16-bit
+/// number), `a.b` and `a`, each part decimal, `0x` hex or `0` octal.
+fn inet_addr(s: &str) -> Option<std::net::IpAddr> {
+    let parts: Vec<u32> = s
+        .split('.')
+        .map(|p| {
+            if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+                u32::from_str_radix(h, 16).ok()
+            } else if p.len() > 1 && p.starts_with('0') {
+                u32::from_str_radix(&p[1..], 8).ok()
+            } else {
+                p.parse().ok()
+            }
+        })
+        .collect::<Option<Vec<u32>>>()?;
+    let v: u32 = match parts.as_slice() {
+        [a] => *a,
+        [a, b] if *a < 256 && *b < (1 << 24) => (a << 24) | b,
+        [a, b, c] if *a < 256 && *b < 256 && *c < (1 << 16) => (a << 24) | (b << 16) | c,
+        [a, b, c, d] if [a, b, c, d].iter().all(|x| **x < 256) => {
+            (a << 24) | (b << 16) | (c << 8) | d
+        }
+        _ => return None,
+    };
+    Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(v)))
+}
+
 impl Resolver for HostResolver {
     fn canonical_name(&self, name: &str) -> Answer<String> {
         let mut tempfail = false;
@@ -233,13 +283,25 @@ impl Resolver for HostResolver {
         }
     }
 
+    /// sendmail's `[addr]` lookup is gethostbyaddr(): the system's own
+    /// hosts file and resolver, not HostsFile or the service switch. The
+    /// text inside the brackets is taken as inet_addr() (short forms too)
+    /// or anynet_pton() (with or without `IPv6:`) take it; what neither
+    /// reads is not found, and a name server that does not answer is a
+    /// temporary failure.
     fn address_name(&self, addr: &str) -> Answer<String> {
-        let want: Option<std::net::IpAddr> =
-            addr.strip_prefix("IPv6:").unwrap_or(addr).parse().ok();
-        let Some(want) = want else {
+        let v6 = addr
+            .strip_prefix("IPv6:")
+            .or_else(|| addr.strip_prefix("ipv6:"))
+            .unwrap_or(addr);
+        let Some(want) = inet_addr(addr).or_else(|| {
+            v6.parse::<std::net::Ipv6Addr>()
+                .ok()
+                .map(std::net::IpAddr::V6)
+        }) else {
             return Answer::NotFound;
         };
-        if let Ok(text) = std::fs::read_to_string(&self.hosts_file) {
+        if let Ok(text) = std::fs::read_to_string("/etc/hosts") {
             for line in text.lines() {
                 let line = line.split('#').next().unwrap_or("");
                 let mut words = line.split_ascii_whitespace();
@@ -253,27 +315,27 @@ impl Resolver for HostResolver {
                 }
             }
         }
-        if let Some((rt, r)) = &self.dns {
-            return match rt.block_on(r.reverse_lookup(want)) {
-                Ok(l) => {
-                    let names: Vec<String> = l
-                        .answers()
-                        .iter()
-                        .filter_map(|r| match &r.data {
-                            RData::PTR(p) => Some(p.0.to_ascii()),
-                            _ => None,
-                        })
-                        .collect();
-                    match names.first() {
-                        Some(n) => Answer::Found(n.trim_end_matches('.').to_string()),
-                        None => Answer::NotFound,
-                    }
+        let Some((rt, r)) = self.system_resolver() else {
+            return Answer::TryAgain;
+        };
+        match rt.block_on(r.reverse_lookup(want)) {
+            Ok(l) => {
+                let names: Vec<String> = l
+                    .answers()
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::PTR(p) => Some(p.0.to_ascii()),
+                        _ => None,
+                    })
+                    .collect();
+                match names.first() {
+                    Some(n) => Answer::Found(n.trim_end_matches('.').to_string()),
+                    None => Answer::NotFound,
                 }
-                Err(e) if e.is_no_records_found() || e.is_nx_domain() => Answer::NotFound,
-                Err(_) => Answer::TryAgain,
-            };
+            }
+            Err(e) if e.is_nx_domain() => Answer::NotFound,
+            Err(_) => Answer::TryAgain,
         }
-        Answer::NotFound
     }
 
     fn mx_hosts(&self, name: &str) -> Answer<Vec<String>> {
@@ -307,8 +369,9 @@ impl Resolver for HostResolver {
         }
     }
 
+    /// `dns` maps ask the resolver whatever the service switch says.
     fn query(&self, name: &str, rtype: &str) -> Answer<Vec<String>> {
-        let Some((rt, r)) = &self.dns else {
+        let Some((rt, r)) = self.dns.as_ref().or_else(|| self.system_resolver()) else {
             return Answer::TryAgain;
         };
         let Ok(t) = rtype.parse::<hickory_resolver::proto::rr::RecordType>() else {

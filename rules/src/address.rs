@@ -117,8 +117,14 @@ pub fn mailer_ruleset(call: &Call<'_, '_>, m: &Mailer, sender: bool, header: boo
 }
 
 impl Call<'_, '_> {
+    /// crackaddr() with the config's MustQuoteChars and ColonOkInAddr.
+    pub fn crackaddr(&self, addr: &[u8]) -> Vec<u8> {
+        let r = &self.engine.rules;
+        crate::crack::crackaddr(addr, &r.must_quote, r.colon_ok)
+    }
+
     fn usrerr(&mut self, text: &[u8], to: Option<&[u8]>) {
-        self.env.out.message(Message::new(Kind::User, text, to));
+        self.env.say(Message::new(Kind::User, text, to));
     }
 
     /// parseaddr(): an address as a recipient (or sender) is parsed:
@@ -135,7 +141,7 @@ impl Call<'_, '_> {
             &mut msgs,
         );
         for m in msgs {
-            self.env.out.message(m);
+            self.env.say(m);
         }
         if !r.ok {
             self.tokens = toks;
@@ -147,8 +153,10 @@ impl Call<'_, '_> {
         let mut msgs = Vec::new();
         let invalid = prescan::invalid_address(&mut checked, !flags.sender, &mut msgs);
         for mut m in msgs {
-            m.to = Some(addr.to_vec());
-            self.env.out.message(m);
+            if m.to.is_none() {
+                m.to = Some(addr.to_vec());
+            }
+            self.env.say(m);
         }
         if invalid {
             return None;
@@ -161,6 +169,21 @@ impl Call<'_, '_> {
             queue = true;
         }
         let mut a = self.build_address(&ws, flags, addr);
+        // A recipient's queue group: ruleset queuegroup on the user, with
+        // complaints suppressed (rscap()).
+        if !a.bad
+            && !flags.sender
+            && !flags.header
+            && let Some(&rs) = self.engine.rules.names.get("queuegroup")
+        {
+            let was = self.env.quiet;
+            self.env.quiet = true;
+            let user = a.user.clone();
+            if let Some(mut q) = self.scan(&user, Table::Internal, false) {
+                self.rewrite(&mut q, rs, 0, crate::prescan::PSBUFSIZE);
+            }
+            self.env.quiet = was;
+        }
         if !a.bad && queue {
             let msg = b"050 Transient parse error -- message queued for future delivery";
             self.usrerr(msg, Some(addr));
@@ -355,10 +378,16 @@ impl Call<'_, '_> {
         let fancy: Vec<u8> = if m.has_flag('c') {
             vec![meta::MACROEXPAND, b'g']
         } else {
-            crackaddr(name)
+            self.crackaddr(name)
         };
         let Some(mut ws) = self.scan(name, Table::External, false) else {
-            return (name.to_vec(), status);
+            // sendmail gives back the name, cut to MAXNAME if prescan cut it.
+            let keep = if self.last_cut {
+                name.len().min(MAXNAME)
+            } else {
+                name.len()
+            };
+            return (name[..keep].to_vec(), status);
         };
         if ws.is_empty() {
             return (name.to_vec(), status);
@@ -377,157 +406,83 @@ impl Call<'_, '_> {
             status = EX_TEMPFAIL;
         }
         let lbuf = self.cataddr(&ws, 0, MAXNAME + 1, false);
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < fancy.len() {
-            if fancy[i] == meta::MACROEXPAND && fancy.get(i + 1) == Some(&b'g') {
-                out.extend_from_slice(&lbuf);
-                i += 2;
-            } else {
-                out.push(fancy[i]);
-                i += 1;
-            }
+        // The frame is expanded with $g the rewritten address, as sendmail
+        // does: bytes of the address that are macro codes act as such.
+        let old_g = self.env.macros.get(b"g").map(<[u8]>::to_vec);
+        self.env.macros.set(b"g", &lbuf);
+        let out = crate::expand::expand(self.env.macros, &fancy, MAXNAME + 1);
+        match old_g {
+            Some(g) => self.env.macros.set(b"g", &g),
+            None => self.env.macros.unset(b"g"),
         }
-        out.truncate(MAXNAME);
         (out, status)
     }
-}
 
-/// crackaddr(): the header value with its address part replaced by `$g`
-/// (the MACROEXPAND byte and `g`), keeping the display name, comments and
-/// angle brackets around a route address.
-pub fn crackaddr(addr: &[u8]) -> Vec<u8> {
-    let g = [meta::MACROEXPAND, b'g'];
-    // An address in angle brackets: keep everything outside the last
-    // top-level pair, and the pair itself.
-    let mut depth = 0i32;
-    let mut quoted = false;
-    let mut open: Option<usize> = None;
-    let mut close: Option<usize> = None;
-    let mut comment = 0i32;
-    let mut i = 0;
-    while i < addr.len() {
-        let c = addr[i];
-        if c == b'\\' {
-            i += 2;
-            continue;
-        }
-        if quoted {
-            if c == b'"' {
-                quoted = false;
+    /// setsender(): the envelope sender as sendmail takes it: parsed as
+    /// a sender (an unusable one replaced by the user's own name, then
+    /// `$n`, then postmaster, with the complaints suppressed), then
+    /// rewritten by rulesets 3, 1 and 4 into `$f`. Returns the parsed
+    /// address (`/sender` prints its user).
+    pub fn set_sender(&mut self, from: &[u8], user_name: &[u8]) -> Option<Address> {
+        self.env.macros.set(b"x", b"");
+        self.env.macros.set(b"addr_type", b"e s");
+        let flags = Flags {
+            sender: true,
+            header: false,
+        };
+        let usable = |a: &Option<Address>| {
+            a.as_ref().is_some_and(|a| {
+                !a.bad && !matches!(a.mailer.as_str(), "prog" | "*file*" | "*include*")
+            })
+        };
+        let mut used = from.to_vec();
+        let mut a = self.parse_address(from, flags);
+        if !usable(&a) {
+            if a.as_ref().is_some_and(|a| !a.bad) {
+                self.usrerr(b"553 5.1.7 Invalid sender address", Some(from));
             }
-        } else if comment > 0 {
-            match c {
-                b'(' => comment += 1,
-                b')' => comment -= 1,
-                _ => {}
+            let was = self.env.quiet;
+            self.env.quiet = true;
+            a = None;
+            if from != user_name {
+                used = user_name.to_vec();
+                a = self.parse_address(user_name, flags);
             }
-        } else {
-            match c {
-                b'"' => quoted = true,
-                b'(' => comment += 1,
-                b'<' => {
-                    if depth == 0 {
-                        open = Some(i);
-                    }
-                    depth += 1;
+            if a.is_none() {
+                used = self.env.macros.get(b"n").unwrap_or(b"").to_vec();
+                let plain = Flags::default();
+                a = self.parse_address(&used.clone(), plain);
+                if a.is_none() {
+                    used = b"postmaster".to_vec();
+                    a = self.parse_address(b"postmaster", plain);
                 }
-                b'>' if depth > 0 => {
-                    depth -= 1;
-                    if depth == 0 {
-                        close = Some(i);
-                    }
-                }
-                _ => {}
             }
+            self.env.quiet = was;
         }
-        i += 1;
-    }
-    if let Some(o) = open {
-        let mut out = addr[..o].to_vec();
-        out.push(b'<');
-        out.extend_from_slice(&g);
-        out.push(b'>');
-        if let Some(c) = close {
-            out.extend_from_slice(&addr[c + 1..]);
+        let Some(mut ws) = self.scan(&used, Table::Internal, false) else {
+            return a;
+        };
+        self.rewrite(&mut ws, 3, 0, MAXATOM);
+        self.rewrite(&mut ws, 1, 0, MAXATOM);
+        self.rewrite(&mut ws, 4, 0, MAXATOM);
+        self.env.macros.unset(b"addr_type");
+        let mut f = self.cataddr(&ws, 0, MAXNAME, false);
+        let mailer = a
+            .as_ref()
+            .and_then(|a| self.engine.config.mailer(&a.mailer))
+            .cloned();
+        if f.first() == Some(&b'@') && !mailer.as_ref().is_some_and(|m| m.has_flag('<')) {
+            f.insert(0, b'<');
+            f.push(b'>');
         }
-        return trim_blanks(out);
-    }
-    // No angle brackets: the comments stay, the rest is the address.
-    let mut out = Vec::new();
-    let mut put_g = false;
-    let mut comment = 0i32;
-    let mut quoted = false;
-    let mut i = 0;
-    while i < addr.len() {
-        let c = addr[i];
-        if comment > 0 {
-            out.push(c);
-            match c {
-                b'\\' if i + 1 < addr.len() => {
-                    out.push(addr[i + 1]);
-                    i += 1;
-                }
-                b'(' => comment += 1,
-                b')' => comment -= 1,
-                _ => {}
-            }
-        } else if !quoted && c == b'(' {
-            comment = 1;
-            out.push(c);
-        } else if !quoted && (c == b' ' || c == b'\t') {
-            if out.last().is_some_and(|l| *l != b' ') {
-                out.push(b' ');
-            }
-        } else {
-            if c == b'"' {
-                quoted = !quoted;
-            }
-            if c == b'\\' {
-                i += 1;
-            }
-            if !put_g {
-                out.extend_from_slice(&g);
-                put_g = true;
-            }
+        self.env.macros.set(b"f", &f);
+        if mailer.as_ref().is_some_and(|m| m.has_flag('C')) {
+            self.env.macros.set(b"addr_type", b"e s");
+            self.rewrite(&mut ws, 3, 0, MAXATOM);
+            self.rewrite(&mut ws, 1, 0, MAXATOM);
+            self.rewrite(&mut ws, 4, 0, MAXATOM);
+            self.env.macros.unset(b"addr_type");
         }
-        i += 1;
-    }
-    if !put_g {
-        out.extend_from_slice(&g);
-    }
-    if comment > 0 {
-        out.push(b')');
-    }
-    trim_blanks(out)
-}
-
-fn trim_blanks(mut v: Vec<u8>) -> Vec<u8> {
-    while v.last() == Some(&b' ') {
-        v.pop();
-    }
-    let lead = v.iter().take_while(|c| **c == b' ').count();
-    v.drain(..lead);
-    v
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shown(a: &str) -> String {
-        String::from_utf8_lossy(&meta::printable(&crackaddr(a.as_bytes()))).into_owned()
-    }
-
-    #[test]
-    fn cracks_as_sendmail_shows() {
-        assert_eq!(shown("user"), "$g");
-        assert_eq!(shown("\"quoted local\"@example.com"), "$g");
-        assert_eq!(shown("<@a,@b:user@c>"), "<$g>");
-        assert_eq!(
-            shown("Real Name <real@example.com> (Comment)"),
-            "Real Name <$g> (Comment)"
-        );
-        assert_eq!(shown("user (Comment)"), "$g (Comment)");
+        a
     }
 }

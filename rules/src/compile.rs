@@ -80,7 +80,7 @@ pub struct RuleSet {
 }
 
 /// The compiled rules of one config.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Rules {
     pub syms: Symbols,
     /// By number, 0 to 199.
@@ -92,11 +92,19 @@ pub struct Rules {
     pub space_sub: u8,
     /// ConfigLevel (the V line).
     pub level: u32,
+    /// MustQuoteChars, as crackaddr() uses it.
+    pub must_quote: Vec<u8>,
+    /// ColonOkInAddr: false from config level 6 on unless set.
+    pub colon_ok: bool,
     /// The name each ruleset's trace lines carry, by number.
     pub shown_names: Vec<String>,
     /// `$>` targets by the token that names them (a name or number
     /// without quotes): found once, when the rules are compiled.
     pub call_targets: FxHashMap<Sym, usize>,
+    /// Quoted `$>` names that have been called. sendmail strips the
+    /// quotes of the rule's own token in place when it first calls it, so
+    /// `=S` shows it unquoted from then on; mtad shows the same.
+    pub called_quoted: std::sync::Mutex<rustc_hash::FxHashSet<(usize, usize, usize)>>,
 }
 
 /// Latin-1 text, as cfparser reads the file, back to its bytes.
@@ -165,6 +173,18 @@ impl Rules {
             level: config.version.as_ref().map_or(0, |v| v.level),
             shown_names,
             call_targets: FxHashMap::default(),
+            called_quoted: std::sync::Mutex::default(),
+            must_quote: match config.text("MustQuoteChars") {
+                Some(v) => {
+                    let mut m = b"@,;:\\()[]".to_vec();
+                    m.extend(latin1(&v));
+                    m
+                }
+                None => b"@,;:\\()[].'".to_vec(),
+            },
+            colon_ok: config
+                .bool("ColonOkInAddr")
+                .unwrap_or(config.version.as_ref().is_none_or(|v| v.level < 6)),
         };
         // Every token of the config that names a ruleset, as it would after
         // a `$>`; quoted or run-time names are found at run time.

@@ -14,6 +14,40 @@ pub struct Macros {
 }
 
 impl Macros {
+    /// sendmail's initmacros(): the macros whose values are the
+    /// metasymbols (`$*` is macro `*`, `$?` macro `?`, `$1` macro `1`, …),
+    /// through which a translated `$?x … $.` or `$*` in a value becomes
+    /// the metasymbol when it is expanded.
+    pub fn with_metasymbols() -> Macros {
+        use crate::meta::*;
+        let mut m = Macros::default();
+        for (c, b) in [
+            (b'*', MATCHZANY),
+            (b'+', MATCHANY),
+            (b'-', MATCHONE),
+            (b'=', MATCHCLASS),
+            (b'~', MATCHNCLASS),
+            (b'#', CANONNET),
+            (b'@', CANONHOST),
+            (b':', CANONUSER),
+            (b'>', CALLSUBR),
+            (b'?', CONDIF),
+            (b'|', CONDELSE),
+            (b'.', CONDFI),
+            (b'[', HOSTBEGIN),
+            (b']', HOSTEND),
+            (b'(', LOOKUPBEGIN),
+            (b')', LOOKUPEND),
+            (b'&', MACRODEXPAND),
+        ] {
+            m.set(&[c], &[b]);
+        }
+        for d in b'0'..=b'9' {
+            m.set(&[d], &[MATCHREPL, d]);
+        }
+        m
+    }
+
     pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
         self.values.get(name).map(|v| &**v)
     }
@@ -108,4 +142,17 @@ pub struct Env<'a> {
     pub defer: bool,
     /// sendmail's e_message: the first "map: lookup (…): deferred".
     pub message: Option<Vec<u8>>,
+    /// sendmail's SuprErrs: user errors are not said (setsender's
+    /// fallbacks).
+    pub quiet: bool,
+}
+
+impl Env<'_> {
+    /// A message, unless user errors are being suppressed.
+    pub fn say(&mut self, m: Message) {
+        if self.quiet && m.kind == crate::report::Kind::User {
+            return;
+        }
+        self.out.message(m);
+    }
 }

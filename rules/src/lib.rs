@@ -19,14 +19,18 @@
 //!     resolver: &rules::env::NoResolver,
 //!     defer: false,
 //!     message: None,
+//!     quiet: false,
 //! };
 //! let (status, result) = session.run_text(&mut env, &["canonify", "parse"], b"user@example.com");
 //! ```
 
 pub mod address;
+pub mod builtin;
 pub mod classes;
 pub mod compile;
+pub mod crack;
 pub mod env;
+pub mod expand;
 pub mod maps;
 pub mod meta;
 pub mod prescan;
@@ -100,6 +104,7 @@ impl<'a> Session<'a> {
             },
             env,
             tokens: std::mem::take(&mut self.tokens),
+            last_cut: false,
         }
     }
 

@@ -146,6 +146,9 @@ pub struct Scanned {
     pub ok: bool,
     /// The offset of the delimiter that ended the scan, or of the end.
     pub end: usize,
+    /// "Address too long": sendmail then cuts the caller's address to
+    /// MAXNAME bytes in place, which its caller sees.
+    pub cut: bool,
 }
 
 /// Options of one scan: sendmail's `delim`, `pvpbsize` and `ignore`.
@@ -213,6 +216,7 @@ pub fn prescan(
                     return Scanned {
                         ok: false,
                         end: finish(p),
+                        cut: true,
                     };
                 }
                 let mut b = c as u8;
@@ -262,6 +266,7 @@ pub fn prescan(
                         return Scanned {
                             ok: false,
                             end: finish(p),
+                            cut: true,
                         };
                     }
                     out.bytes.push(b'\\');
@@ -341,6 +346,7 @@ pub fn prescan(
                 return Scanned {
                     ok: false,
                     end: finish(p),
+                    cut: true,
                 };
             }
             used += 1;
@@ -349,6 +355,7 @@ pub fn prescan(
                 return Scanned {
                     ok: false,
                     end: finish(p),
+                    cut: false,
                 };
             }
             if xlen > MAXNAME {
@@ -356,6 +363,7 @@ pub fn prescan(
                 return Scanned {
                     ok: false,
                     end: finish(p),
+                    cut: false,
                 };
             }
             out.spans.push(start..out.bytes.len());
@@ -367,6 +375,7 @@ pub fn prescan(
     Scanned {
         ok: !out.spans.is_empty(),
         end: finish(p),
+        cut: false,
     }
 }
 
@@ -384,7 +393,9 @@ pub fn invalid_address(addr: &mut [u8], recipient: bool, msgs: &mut Vec<Message>
             let mut text = b"553 5.1.0 Address \"".to_vec();
             text.extend_from_slice(&addr[..i]);
             text.extend_from_slice(format!("\" too long ({} bytes max)", MAXNAME - 1).as_bytes());
-            msgs.push(Message::new(Kind::User, &text, None));
+            // sendmail cuts the address in place to say so, and the
+            // address it names in front of the message is the cut one.
+            msgs.push(Message::new(Kind::User, &text, Some(&addr[..i])));
             return true;
         }
     }

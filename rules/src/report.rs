@@ -74,7 +74,8 @@ impl Message {
             out.extend(shorten(to).iter().map(|b| b & 0x7f));
             out.extend_from_slice(b"... ");
         }
-        out.extend_from_slice(&self.text);
+        // fmtmsg() strips the eighth bit of the whole message.
+        out.extend(self.text.iter().map(|b| b & 0x7f));
         out
     }
 }
@@ -121,7 +122,7 @@ pub fn enhanced_len(s: &[u8]) -> Option<usize> {
 /// shortenstring(s, MAXSHORTSTR): the first and last 100 bytes around
 /// `...` when longer.
 pub fn shorten(s: &[u8]) -> Vec<u8> {
-    if s.len() <= MAXSHORTSTR {
+    if s.len() < MAXSHORTSTR {
         return s.to_vec();
     }
     let half = (MAXSHORTSTR - 3) / 2;

@@ -50,6 +50,8 @@ pub struct Call<'a, 'e> {
     pub syms: Syms<'a>,
     pub env: &'a mut Env<'e>,
     pub tokens: Tokens,
+    /// Whether the last scan said "Address too long" (see Scanned::cut).
+    pub last_cut: bool,
 }
 
 impl Call<'_, '_> {
@@ -60,8 +62,7 @@ impl Call<'_, '_> {
     /// syserr(): a message from a broken config or a limit.
     pub fn syserr(&mut self, text: &str) {
         self.env
-            .out
-            .message(Message::new(Kind::System, text.as_bytes(), None));
+            .say(Message::new(Kind::System, text.as_bytes(), None));
     }
 
     /// Tokens made from text by prescan, interned.
@@ -71,8 +72,9 @@ impl Call<'_, '_> {
         scan.ignore = ignore;
         let mut toks = std::mem::take(&mut self.tokens);
         let r = prescan::prescan(&self.engine.rules.tables, text, scan, &mut toks, &mut msgs);
+        self.last_cut = r.cut;
         for m in msgs {
-            self.env.out.message(m);
+            self.env.say(m);
         }
         let out = if r.ok || toks.is_empty() {
             Some(toks.iter().map(|t| self.syms.intern(t)).collect())
@@ -133,12 +135,10 @@ impl Call<'_, '_> {
     }
 
     fn trace_line(&mut self, name: &str, what: &str, ws: &[Sym]) {
-        let mut line = Vec::with_capacity(64);
-        let mut n: Vec<u8> = name.bytes().take(16).collect();
-        while n.len() < 16 {
-            n.push(b' ');
-        }
-        line.extend_from_slice(&n);
+        let mut line = Vec::with_capacity(128);
+        let n = &name.as_bytes()[..name.len().min(16)];
+        line.extend_from_slice(n);
+        line.resize(16, b' ');
         line.extend_from_slice(what.as_bytes());
         self.push_tokens(&mut line, ws);
         self.env.out.trace(&line);
@@ -149,7 +149,12 @@ impl Call<'_, '_> {
         let classes = &self.engine.rules.classes;
         for &t in ws {
             line.push(b' ');
-            meta::xputs(line, self.text(t), &|id| classes.name(id as usize).to_vec());
+            let text = self.text(t);
+            if text.iter().all(|c| (0x20..0x7f).contains(c)) {
+                line.extend_from_slice(text);
+            } else {
+                meta::xputs(line, text, &|id| classes.name(id as usize).to_vec());
+            }
         }
     }
 
@@ -185,11 +190,13 @@ impl Call<'_, '_> {
         let mut r = 0usize;
         let mut bindings = [Binding::default(); 10];
         let mut phrase: Vec<u8> = Vec::new();
+        let mut pending: Vec<Vec<u8>> = Vec::new();
         let mut npvp: Vec<Sym> = Vec::new();
         let mut have = [0u64; 4];
         let mut ws_dirty = true;
         while r < rules.len() {
             let rule = &rules[r];
+            let rule_index = r;
             if let Some(&first) = ws.first()
                 && self.text(first).first() == Some(&meta::CANONNET)
             {
@@ -224,7 +231,11 @@ impl Call<'_, '_> {
             }
             let possible = debug >= 10 || (0..4).all(|i| rule.needs[i] & !have[i] == 0);
             let matched = if possible {
-                self.matches(rule, ws, &mut bindings, &mut phrase)
+                let r = self.matches(rule, ws, &mut bindings, &mut phrase, &mut pending);
+                for l in pending.drain(..) {
+                    self.env.out.trace(&l);
+                }
+                r
             } else {
                 None
             };
@@ -247,16 +258,19 @@ impl Call<'_, '_> {
             }
             let mut rhs: &[Rhs] = &rule.rhs;
             let mut stop_after = false;
+            let mut skipped = 0usize;
             if let Some(Rhs::Tok(s)) = rhs.first() {
                 match self.text(*s) {
                     [meta::CANONUSER] => {
                         rhs = &rhs[1..];
+                        skipped = 1;
                         r += 1;
                         ruleno += 1;
                         loopcount = 0;
                     }
                     [meta::CANONHOST] => {
                         rhs = &rhs[1..];
+                        skipped = 1;
                         stop_after = true;
                     }
                     _ => {}
@@ -264,7 +278,18 @@ impl Call<'_, '_> {
             }
             // Substitute.
             npvp.clear();
-            for item in rhs {
+            for (k, item) in rhs.iter().enumerate() {
+                // A quoted `$>` name is called below, and sendmail strips
+                // the quotes of the rule's own token when it does: `=S`
+                // shows it so from then on.
+                if let Rhs::Tok(s) = item
+                    && k > 0
+                    && matches!(rhs[k - 1], Rhs::Tok(c) if self.text(c) == [meta::CALLSUBR])
+                    && self.text(*s).contains(&b'"')
+                    && let Ok(mut seen) = self.engine.rules.called_quoted.lock()
+                {
+                    seen.insert((rs, rule_index, k + skipped));
+                }
                 match item {
                     Rhs::Repl(d) => {
                         let i = (*d as usize).wrapping_sub(1);
@@ -294,10 +319,21 @@ impl Call<'_, '_> {
                         if npvp.len() >= maxatom {
                             return self.too_long();
                         }
-                        let Some(v) = self.env.macros.get(m).filter(|v| !v.is_empty()) else {
+                        let value = self.env.macros.get(m).map(<[u8]>::to_vec);
+                        if debug >= 2 {
+                            let shown = value
+                                .as_deref()
+                                .map_or_else(|| b"(NULL)".to_vec(), |v| v.to_vec());
+                            let mut l = b"rewrite: RHS $&{".to_vec();
+                            l.extend_from_slice(m);
+                            l.extend_from_slice(b"} => \"");
+                            l.extend_from_slice(&shown);
+                            l.push(b'"');
+                            self.env.out.trace(&l);
+                        }
+                        let Some(v) = value.filter(|v| !v.is_empty()) else {
                             continue;
                         };
-                        let v = v.to_vec();
                         let Some(toks) = self.scan(&v, Table::External, false) else {
                             return EX_DATAERR;
                         };
@@ -350,6 +386,7 @@ impl Call<'_, '_> {
         ws: &[Sym],
         m: &mut [Binding; 10],
         phrase: &mut Vec<u8>,
+        pending: &mut Vec<Vec<u8>>,
     ) -> Option<usize> {
         // Where the phrase in `phrase` ends (the index after its last
         // token), so that a backup into a class binding rebuilds it.
@@ -429,6 +466,17 @@ impl Call<'_, '_> {
                         }
                         Pat::Zero => {}
                         Pat::Deferred(name) => {
+                            if self.env.out.debug_level() >= 2 {
+                                let mut l = b"rewrite: LHS $&{".to_vec();
+                                l.extend_from_slice(name);
+                                l.extend_from_slice(b"} => \"");
+                                match self.env.macros.get(name) {
+                                    Some(v) => l.extend_from_slice(v),
+                                    None => l.extend_from_slice(b"(NULL)"),
+                                }
+                                l.push(b'"');
+                                pending.push(l);
+                            }
                             if let Some(value) = self.env.macros.get(name) {
                                 let start = avp;
                                 let mut v = value;
@@ -570,9 +618,9 @@ impl Call<'_, '_> {
     fn lookups(&mut self, v: &mut Vec<Sym>, maxatom: usize, rstat: &mut i32) -> Result<(), i32> {
         let mut i = 0usize;
         while i < v.len() {
-            let (end_byte, map_name, key_start) = match self.text(v[i]) {
-                [meta::HOSTBEGIN] => (meta::HOSTEND, b"host".to_vec(), i + 1),
-                [meta::LOOKUPBEGIN] => {
+            let (end_byte, map_name, key_start) = match self.text(v[i]).first() {
+                Some(&meta::HOSTBEGIN) => (meta::HOSTEND, b"host".to_vec(), i + 1),
+                Some(&meta::LOOKUPBEGIN) => {
                     let Some(&name) = v.get(i + 1) else {
                         self.syserr("554 5.3.0 rewrite: missing mapname");
                         return Err(EX_CONFIG);
@@ -599,10 +647,10 @@ impl Call<'_, '_> {
             let mut arg_start: Option<usize> = None;
             let mut default: Option<(usize, usize)> = None;
             let mut default_start: Option<usize> = None;
-            while j < v.len() && self.text(v[j]) != [end_byte] {
+            while j < v.len() && self.text(v[j]).first() != Some(&end_byte) {
                 let t = self.text(v[j]);
-                let is_host = t == [meta::CANONHOST];
-                let is_user = t == [meta::CANONUSER];
+                let is_host = t.first() == Some(&meta::CANONHOST);
+                let is_user = t.first() == Some(&meta::CANONUSER);
                 if !is_host && !is_user {
                     j += 1;
                     continue;
@@ -699,12 +747,16 @@ impl Call<'_, '_> {
         let mut calls: Vec<(usize, usize)> = Vec::new();
         let mut j = 0usize;
         while j < v.len() {
-            if self.text(v[j]) == [meta::CALLSUBR] && j + 1 < v.len() {
+            if self.text(v[j]).first() == Some(&meta::CALLSUBR) && j + 1 < v.len() {
                 let (found, name) = match self.engine.rules.call_targets.get(&v[j + 1]) {
-                    Some(&rs) => (Some(rs), Vec::new()),
+                    Some(&rs) => (Some(rs), strip_quotes(self.text(v[j + 1]))),
                     None => {
                         let name = strip_quotes(self.text(v[j + 1]));
-                        (self.engine.rules.find_prefix(&name), name)
+                        let (rs, complaint) = self.engine.rules.find_ruleset(&name);
+                        if let Some(c) = complaint {
+                            self.syserr(&c);
+                        }
+                        (rs, name)
                     }
                 };
                 let Some(rs) = found else {

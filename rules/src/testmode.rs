@@ -3,8 +3,9 @@
 //! `/map`, `/canon`, `/mx`, macros, classes, `=S`, `=M`, `.D`, `.C` and
 //! the errors for what it does not know, printed as sendmail prints them.
 
-use crate::address::{Flags, crackaddr};
+use crate::address::Flags;
 use crate::env::{Answer, Env, Macros, Output, Resolver};
+use crate::expand::{macid_parse, translate_dollars};
 use crate::meta;
 use crate::prescan::{self, MAXATOM, Scan, Table};
 use crate::report::{Kind, Message};
@@ -212,18 +213,23 @@ impl<'r> TestMode<'r> {
     fn dot(&mut self, line: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
         match line.get(1) {
             Some(b'D') => {
-                let Some((name, rest)) = macro_name(&line[2..], out)? else {
+                let (name, at, errs) = macid_parse(&line[2..]);
+                say(out, &errs)?;
+                let Some(name) = name else {
                     return Ok(());
                 };
-                self.macros.set(&name, &translate_dollars(rest));
+                self.macros.set(&name, &translate_dollars(&line[2 + at..]));
             }
             Some(b'C') => {
                 if line.len() == 2 {
                     return Ok(());
                 }
-                let Some((name, rest)) = macro_name(&line[2..], out)? else {
+                let (name, at, errs) = macid_parse(&line[2..]);
+                say(out, &errs)?;
+                let Some(name) = name else {
                     return Ok(());
                 };
+                let rest = &line[2 + at..];
                 let value = self.expand(&translate_dollars(rest));
                 let class = self.engine.rules.classes.index(&name);
                 for w in value
@@ -257,15 +263,26 @@ impl<'r> TestMode<'r> {
                     out.write_all(b"\n")?;
                     return Ok(());
                 };
-                for rule in &self.engine.rules.sets[rs].rules {
+                let called = self
+                    .engine
+                    .rules
+                    .called_quoted
+                    .lock()
+                    .map(|s| s.clone())
+                    .unwrap_or_default();
+                for (ri, rule) in self.engine.rules.sets[rs].rules.iter().enumerate() {
                     let mut l = b"R".to_vec();
                     for t in &rule.lhs_shown {
                         l.extend_from_slice(t);
                         l.push(b' ');
                     }
                     l.extend_from_slice(b"\t\t");
-                    for t in &rule.rhs_shown {
-                        l.extend_from_slice(t);
+                    for (k, t) in rule.rhs_shown.iter().enumerate() {
+                        if called.contains(&(rs, ri, k)) {
+                            l.extend(t.iter().filter(|&&c| c != b'"'));
+                        } else {
+                            l.extend_from_slice(t);
+                        }
                         l.push(b' ');
                     }
                     l.push(b'\n');
@@ -290,7 +307,9 @@ impl<'r> TestMode<'r> {
 
     fn dollar(&mut self, line: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
         if line.get(1) == Some(&b'=') {
-            let Some(name) = macid(&line[2..]) else {
+            let (name, _, errs) = macid_parse(&line[2..]);
+            say(out, &errs)?;
+            let Some(name) = name else {
                 return Ok(());
             };
             if let Some(c) = self.engine.rules.classes.find(&name) {
@@ -301,7 +320,9 @@ impl<'r> TestMode<'r> {
             }
             return Ok(());
         }
-        let Some(name) = macid(&line[1..]) else {
+        let (name, _, errs) = macid_parse(&line[1..]);
+        say(out, &errs)?;
+        let Some(name) = name else {
             return Ok(());
         };
         match self.macros.get(&name) {
@@ -316,7 +337,7 @@ impl<'r> TestMode<'r> {
 
     /// expand(): `$x` in a string replaced by the macros' values now.
     pub fn expand(&self, s: &[u8]) -> Vec<u8> {
-        expand_with(&self.macros, s, 0)
+        crate::expand::expand(&self.macros, s, MAXLINE)
     }
 
     fn slash(&mut self, line: &[u8], out: &mut dyn Write) -> std::io::Result<bool> {
@@ -370,17 +391,13 @@ impl<'r> TestMode<'r> {
             }
             b"map" => self.map(&p, out)?,
             b"sender" => {
+                let me = self
+                    .macros
+                    .get(b"_")
+                    .map(|u| u.split(|&c| c == b'@').next().unwrap_or_default().to_vec());
+                let me = me.unwrap_or_else(|| b"root".to_vec());
                 let user = self
-                    .with_call(out, |call| {
-                        call.parse_address(
-                            &p,
-                            Flags {
-                                sender: true,
-                                header: false,
-                            },
-                        )
-                        .map(|a| a.user)
-                    })
+                    .with_call(out, |call| call.set_sender(&p, &me).map(|a| a.user))
                     .unwrap_or_default();
                 out.write_all(b"addr=")?;
                 out.write_all(&user)?;
@@ -421,7 +438,7 @@ impl<'r> TestMode<'r> {
             b"gethostbyname" => {}
             _ => {
                 out.write_all(b"Unknown \"/\" command ")?;
-                out.write_all(&line)?;
+                out.write_all(&cmd)?;
                 out.write_all(b"\n")?;
             }
         }
@@ -445,6 +462,7 @@ impl<'r> TestMode<'r> {
             resolver: self.resolver,
             defer: false,
             message: None,
+            quiet: false,
         };
         let mut session: Session<'_> = self.engine.session();
         let mut call = session.call(&mut env);
@@ -479,6 +497,7 @@ impl<'r> TestMode<'r> {
             resolver: self.resolver,
             defer: false,
             message: None,
+            quiet: false,
         };
         if !self.engine.maps.open(i, &mut env) {
             drop(env);
@@ -526,9 +545,9 @@ impl<'r> TestMode<'r> {
             writeln!(out, "Unknown mailer {mname_s}")?;
             return Ok(());
         };
-        writeln!(
+        write!(
             out,
-            "Trying {} {} address {} for mailer {mname_s}",
+            "Trying {} {} address ",
             if self.tryflags.header {
                 "header"
             } else {
@@ -539,8 +558,11 @@ impl<'r> TestMode<'r> {
             } else {
                 "recipient"
             },
-            String::from_utf8_lossy(addr)
         )?;
+        out.write_all(addr)?;
+        out.write_all(b" for mailer ")?;
+        out.write_all(mname)?;
+        out.write_all(b"\n")?;
         let flags = self.tryflags;
         let (result, rcode) = self.with_call(out, |call| call.remote_name(addr, &m, flags));
         out.write_all(format!("Rcode = {rcode}, addr = ").as_bytes())?;
@@ -555,7 +577,9 @@ impl<'r> TestMode<'r> {
             return Ok(());
         }
         out.write_all(b"Cracked address = ")?;
-        out.write_all(&meta::printable(&crackaddr(p)))?;
+        let r = &self.engine.rules;
+        let cracked = crate::crack::crackaddr(p, &r.must_quote, r.colon_ok);
+        out.write_all(&meta::printable(&cracked))?;
         writeln!(
             out,
             "\nParsing {} {} address",
@@ -606,7 +630,9 @@ impl<'r> TestMode<'r> {
                 w: out,
                 debug: self.debug,
             };
-            for m in msgs {
+            // No address is being worked on here: sendmail's e_to is unset.
+            for mut m in msgs {
+                m.to = None;
                 printer.message(m);
             }
             return Ok(());
@@ -708,102 +734,13 @@ fn read_piece(input: &mut dyn BufRead) -> std::io::Result<Option<Vec<u8>>> {
     }
 }
 
-/// macid(): a macro or class name after `$`: one character, or `{name}`.
-fn macid(p: &[u8]) -> Option<Vec<u8>> {
-    match p.first()? {
-        b'{' => {
-            let end = p.iter().position(|&c| c == b'}')?;
-            let name = &p[1..end];
-            if name.is_empty() {
-                return None;
-            }
-            Some(name.to_vec())
-        }
-        &c if c.is_ascii_graphic() => Some(vec![c]),
-        _ => None,
+/// Prints sendmail's complaints, one a line.
+fn say(out: &mut dyn Write, errs: &[String]) -> std::io::Result<()> {
+    for e in errs {
+        out.write_all(e.as_bytes())?;
+        out.write_all(b"\n")?;
     }
-}
-
-/// macid_parse() for `.D` and `.C`: the name and the rest of the line.
-fn macro_name<'a>(
-    p: &'a [u8],
-    out: &mut dyn Write,
-) -> std::io::Result<Option<(Vec<u8>, &'a [u8])>> {
-    match p.first() {
-        None | Some(b' ') | Some(b'\t') => {
-            out.write_all(b"Name required for macro/class\n")?;
-            Ok(None)
-        }
-        Some(b'{') => match p.iter().position(|&c| c == b'}') {
-            Some(end) if end > 1 => Ok(Some((p[1..end].to_vec(), &p[end + 1..]))),
-            _ => {
-                out.write_all(b"Name required for macro/class\n")?;
-                Ok(None)
-            }
-        },
-        Some(&c) => Ok(Some((vec![c], &p[1..]))),
-    }
-}
-
-/// translate_dollars(): `$x` becomes the internal macro byte and the
-/// name; `$$` is a dollar.
-fn translate_dollars(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'$' && i + 1 < s.len() {
-            if s[i + 1] == b'$' {
-                out.push(b'$');
-                i += 2;
-                continue;
-            }
-            let rest = &s[i + 1..];
-            if let Some(name) = macid(rest) {
-                out.push(meta::MACROEXPAND);
-                if name.len() == 1 {
-                    out.push(name[0]);
-                    i += 2;
-                } else {
-                    out.push(b'{');
-                    out.extend_from_slice(&name);
-                    out.push(b'}');
-                    i += name.len() + 3;
-                }
-                continue;
-            }
-        }
-        out.push(s[i]);
-        i += 1;
-    }
-    out
-}
-
-/// Macro references (`MACROEXPAND name`) expanded from `macros`.
-fn expand_with(macros: &Macros, s: &[u8], depth: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == meta::MACROEXPAND && i + 1 < s.len() {
-            let (name, len) = if s[i + 1] == b'{' {
-                match s[i + 1..].iter().position(|&c| c == b'}') {
-                    Some(e) => (s[i + 2..i + 1 + e].to_vec(), e + 1),
-                    None => (vec![s[i + 1]], 1),
-                }
-            } else {
-                (vec![s[i + 1]], 1)
-            };
-            if let Some(v) = macros.get(&name)
-                && depth < 10
-            {
-                out.extend(expand_with(macros, v, depth + 1));
-            }
-            i += 1 + len;
-            continue;
-        }
-        out.push(s[i]);
-        i += 1;
-    }
-    out
+    Ok(())
 }
 
 /// A mailer as `=M` prints it (printmailer()).
@@ -841,7 +778,7 @@ fn mailer_line(engine: &Engine, number: usize, m: &cfparser::model::Mailer) -> S
         |t| format!("{}/{}/{}", t.mta, t.address, t.diagnostic),
     );
     let argv: Vec<String> = m.argv.iter().map(|a| a.to_string()).collect();
-    let (uid, gid) = m.user.as_ref().map_or((0, 0), user_ids);
+    let (uid, gid) = m.user.as_ref().map_or((-1, -1), user_ids);
     format!(
         "mailer {number} ({}): P={} S={}/{} R={}/{} M={} U={uid}:{gid} F={flags} L={} E={eol}{charset} T={types} r={} A={}",
         m.name,
@@ -859,13 +796,13 @@ fn mailer_line(engine: &Engine, number: usize, m: &cfparser::model::Mailer) -> S
 
 /// U= as numbers: a number is itself, a name is looked up in passwd (and
 /// group), unknown is 0.
-fn user_ids(u: &cfparser::options::UserSpec) -> (u32, u32) {
-    let uid_and_gid = |name: &str| -> Option<(u32, u32)> {
-        if let Ok(n) = name.parse::<u32>() {
+fn user_ids(u: &cfparser::options::UserSpec) -> (i64, i64) {
+    let uid_and_gid = |name: &str| -> Option<(i64, i64)> {
+        if let Ok(n) = name.parse::<i64>() {
             return Some((n, 0));
         }
-        let a = crate::maps::passwd_ids(name.as_bytes())?;
-        Some(a)
+        let (u, g) = crate::maps::passwd_ids(name.as_bytes())?;
+        Some((i64::from(u), i64::from(g)))
     };
     let (uid, mut gid) = uid_and_gid(&u.user).unwrap_or((0, 0));
     if let Some(g) = &u.group {

@@ -127,7 +127,7 @@ impl Class for Db {
                 Err(_) => {
                     drop(st);
                     if !map.flags.optional {
-                        cx.env.out.message(crate::report::Message::new(
+                        cx.env.say(crate::report::Message::new(
                             crate::report::Kind::System,
                             format!(
                                 "Cannot reopen DB database {}",

@@ -80,6 +80,12 @@ pub fn parse_args(raw: &[u8], space_sub: u8, own: &[u8]) -> (Flags, Option<Vec<u
             raw[*p..word_end(*p)].to_vec()
         };
         match flag {
+            // dns_map_parseargs() lets blanks stand between -R, -B or -Z
+            // and their argument.
+            b'R' | b'B' | b'Z' if own.contains(&flag) => {
+                let a = skip_blanks_arg(&mut p);
+                f.other.push((flag, a));
+            }
             _ if own.contains(&flag) => {
                 let a = arg(p);
                 f.other.push((flag, a));
@@ -307,8 +313,7 @@ impl Maps {
                         OpenState::Invalid
                     } else {
                         if let Some(w) = why {
-                            env.out
-                                .message(Message::new(Kind::System, w.as_bytes(), None));
+                            env.say(Message::new(Kind::System, w.as_bytes(), None));
                         }
                         OpenState::Bogus
                     }
@@ -475,7 +480,11 @@ fn build(decl: &MapDecl) -> Result<Map, Box<(Map, String)>> {
         "regex" => b"bnsdl",
         _ => b"",
     };
-    let (flags, file, rest) = parse_args(&raw, space, own);
+    let (mut flags, file, rest) = parse_args(&raw, space, own);
+    if class == "dequote" {
+        // MF_KEEPQUOTES: the quotes are what it is asked to remove.
+        flags.keep_quotes = true;
+    }
     let info = MapInfo {
         name: decl.name.clone(),
         class: decl.class.clone(),

@@ -93,7 +93,7 @@ impl Class for BestMx {
                 }
             }
             Got::TryAgain => Answer::miss(EX_TEMPFAIL),
-            _ => Answer::miss(EX_NOTFOUND),
+            _ => Answer::miss(EX_OK),
         }
     }
 }
@@ -227,9 +227,10 @@ pub struct MacroMap;
 
 impl Class for MacroMap {
     fn lookup(&self, _: &MapInfo, key: &[u8], args: &[&[u8]], cx: &mut LookupCx<'_, '_>) -> Answer {
+        // macid(): `{name}`, or the first character.
         let name = match key {
             [b'{', inner @ .., b'}'] if !inner.is_empty() => inner,
-            [c] => std::slice::from_ref(c),
+            [c, ..] => std::slice::from_ref(c),
             _ => return Answer::miss(EX_CONFIG),
         };
         match args.get(1) {
@@ -240,54 +241,75 @@ impl Class for MacroMap {
     }
 }
 
-/// `dequote`: the key without its quotes, or nothing when it had none or
-/// the result would not be one clean token run.
+/// `dequote` (dequote_map): the key without its unescaped quotes; nothing
+/// when there were none, or when the result would not scan as one clean
+/// address (unbalanced `<>` or `()`, a trailing backslash, an open quote,
+/// a blank).
 pub struct Dequote;
 
 impl Class for Dequote {
+    fn rewrites(&self) -> bool {
+        false
+    }
+
     fn lookup(&self, map: &MapInfo, key: &[u8], _: &[&[u8]], _: &mut LookupCx<'_, '_>) -> Answer {
-        let space = map.flags.space_sub;
+        let space = own(map, b's')
+            .and_then(|v| v.first().copied())
+            .unwrap_or(map.flags.space_sub);
         let mut out = Vec::with_capacity(key.len());
-        let (mut quoted, mut quote_seen, mut bslash) = (false, false, false);
-        let (mut angles, mut comments) = (0i32, 0i32);
-        let mut blank = false;
-        for &c in key {
-            let c = if c == b' ' && space != 0 { space } else { c };
+        let (mut angles, mut comments, mut quotes, mut spaces) = (0i32, 0i32, 0usize, 0usize);
+        let (mut quoted, mut bslash) = (false, false);
+        for &c0 in key {
+            if c0 == 0 {
+                break;
+            }
             if bslash {
                 bslash = false;
+                out.push(c0);
+                continue;
+            }
+            let c = if c0 == b' ' && space != 0 { space } else { c0 };
+            match c {
+                b'\\' => bslash = true,
+                b'(' => comments += 1,
+                b')' => {
+                    if comments <= 0 {
+                        return Answer::miss(EX_OK);
+                    }
+                    comments -= 1;
+                }
+                b' ' | b'\t' => spaces += 1,
+                _ => {}
+            }
+            if comments > 0 {
                 out.push(c);
                 continue;
             }
             match c {
-                b'\\' => {
-                    bslash = true;
-                    out.push(c);
-                }
                 b'"' => {
                     quoted = !quoted;
-                    quote_seen = true;
+                    quotes += 1;
+                    continue;
                 }
-                _ => {
-                    if !quoted {
-                        match c {
-                            b'<' => angles += 1,
-                            b'>' => angles -= 1,
-                            b'(' => comments += 1,
-                            b')' => comments -= 1,
-                            _ => {}
-                        }
+                b'<' => angles += 1,
+                b'>' => {
+                    if angles <= 0 {
+                        return Answer::miss(EX_OK);
                     }
-                    if c == b' ' || c == b'\t' {
-                        blank = true;
-                    }
-                    out.push(c);
+                    angles -= 1;
                 }
+                _ => {}
             }
+            out.push(c);
         }
-        if !quote_seen || angles != 0 || comments != 0 || bslash || quoted || blank {
+        if angles != 0 || comments != 0 || bslash || quoted || quotes == 0 || spaces != 0 {
             return Answer::miss(EX_OK);
         }
-        Answer::found(out)
+        let mut v = out;
+        if let Some(a) = &map.flags.app {
+            v.extend_from_slice(a);
+        }
+        Answer::found(v)
     }
 }
 
@@ -396,7 +418,7 @@ pub struct User;
 impl Class for User {
     fn lookup(&self, map: &MapInfo, key: &[u8], _: &[&[u8]], _: &mut LookupCx<'_, '_>) -> Answer {
         let Some(pw) = passwd(key) else {
-            return Answer::miss(EX_NOTFOUND);
+            return Answer::miss(67);
         };
         let field = map.flags.val_col.as_deref().unwrap_or(b"name");
         let v = match field.to_ascii_lowercase().as_slice() {
