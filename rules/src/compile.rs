@@ -64,6 +64,8 @@ pub struct Rule {
     /// cannot match, so the rule is not tried (it still counts as failed).
     pub needs: [u64; 4],
     pub line: usize,
+    /// Whether the right-hand side calls a ruleset named in quotes.
+    pub quoted_call: bool,
     /// The sides as tokens, for `=S` and traces.
     pub lhs_shown: Vec<Vec<u8>>,
     pub rhs_shown: Vec<Vec<u8>>,
@@ -357,11 +359,16 @@ fn compile_rule(
             needs[b / 64] |= 1 << (b % 64);
         }
     }
+    let quoted_call = rhs.windows(2).any(|w| {
+        matches!(&w[0], Token::Meta(Meta::Call))
+            && matches!(&w[1], Token::Word(x) if x.contains('"'))
+    });
     Rule {
         lhs: pats,
         rhs: out,
         wildcards,
         needs,
+        quoted_call,
         line,
         lhs_shown: lhs.iter().map(shown).collect(),
         rhs_shown: rhs.iter().map(shown).collect(),

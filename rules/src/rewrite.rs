@@ -198,7 +198,7 @@ impl Call<'_, '_> {
             let rule = &rules[r];
             let rule_index = r;
             if let Some(&first) = ws.first()
-                && self.text(first).first() == Some(&meta::CANONNET)
+                && self.syms.first(first) == meta::CANONNET
             {
                 break;
             }
@@ -282,7 +282,8 @@ impl Call<'_, '_> {
                 // A quoted `$>` name is called below, and sendmail strips
                 // the quotes of the rule's own token when it does: `=S`
                 // shows it so from then on.
-                if let Rhs::Tok(s) = item
+                if rule.quoted_call
+                    && let Rhs::Tok(s) = item
                     && k > 0
                     && matches!(rhs[k - 1], Rhs::Tok(c) if self.text(c) == [meta::CALLSUBR])
                     && self.text(*s).contains(&b'"')
@@ -618,9 +619,9 @@ impl Call<'_, '_> {
     fn lookups(&mut self, v: &mut Vec<Sym>, maxatom: usize, rstat: &mut i32) -> Result<(), i32> {
         let mut i = 0usize;
         while i < v.len() {
-            let (end_byte, map_name, key_start) = match self.text(v[i]).first() {
-                Some(&meta::HOSTBEGIN) => (meta::HOSTEND, b"host".to_vec(), i + 1),
-                Some(&meta::LOOKUPBEGIN) => {
+            let (end_byte, map_name, key_start) = match self.syms.first(v[i]) {
+                meta::HOSTBEGIN => (meta::HOSTEND, b"host".to_vec(), i + 1),
+                meta::LOOKUPBEGIN => {
                     let Some(&name) = v.get(i + 1) else {
                         self.syserr("554 5.3.0 rewrite: missing mapname");
                         return Err(EX_CONFIG);
@@ -647,10 +648,10 @@ impl Call<'_, '_> {
             let mut arg_start: Option<usize> = None;
             let mut default: Option<(usize, usize)> = None;
             let mut default_start: Option<usize> = None;
-            while j < v.len() && self.text(v[j]).first() != Some(&end_byte) {
-                let t = self.text(v[j]);
-                let is_host = t.first() == Some(&meta::CANONHOST);
-                let is_user = t.first() == Some(&meta::CANONUSER);
+            while j < v.len() && self.syms.first(v[j]) != end_byte {
+                let first = self.syms.first(v[j]);
+                let is_host = first == meta::CANONHOST;
+                let is_user = first == meta::CANONUSER;
                 if !is_host && !is_user {
                     j += 1;
                     continue;
@@ -747,28 +748,35 @@ impl Call<'_, '_> {
         let mut calls: Vec<(usize, usize)> = Vec::new();
         let mut j = 0usize;
         while j < v.len() {
-            if self.text(v[j]).first() == Some(&meta::CALLSUBR) && j + 1 < v.len() {
+            if self.syms.first(v[j]) == meta::CALLSUBR && j + 1 < v.len() {
                 let (found, name) = match self.engine.rules.call_targets.get(&v[j + 1]) {
-                    Some(&rs) => (Some(rs), strip_quotes(self.text(v[j + 1]))),
+                    Some(&rs) => (Some(rs), None),
                     None => {
                         let name = strip_quotes(self.text(v[j + 1]));
                         let (rs, complaint) = self.engine.rules.find_ruleset(&name);
                         if let Some(c) = complaint {
                             self.syserr(&c);
                         }
-                        (rs, name)
+                        (rs, Some(name))
                     }
+                };
+                let name = |c: &Self| {
+                    name.clone()
+                        .unwrap_or_else(|| strip_quotes(c.text(v[j + 1])))
                 };
                 let Some(rs) = found else {
                     self.syserr(&format!(
                         "554 5.3.5 Unknown ruleset {}",
-                        String::from_utf8_lossy(&name)
+                        String::from_utf8_lossy(&name(self))
                     ));
                     return EX_CONFIG;
                 };
                 if self.engine.rules.sets[rs].rules.is_empty() {
                     if self.env.out.debug_level() >= 3 {
-                        let l = format!("-----skip subr {} ({rs})", String::from_utf8_lossy(&name));
+                        let l = format!(
+                            "-----skip subr {} ({rs})",
+                            String::from_utf8_lossy(&name(self))
+                        );
                         self.env.out.trace(l.as_bytes());
                     }
                     v.drain(j..j + 2);

@@ -19,6 +19,9 @@ pub type Sym = u32;
 pub struct Symbols {
     text: Vec<Box<[u8]>>,
     fold: Vec<Sym>,
+    /// Each token's first byte (0 for none): whether it is a metasymbol
+    /// is asked of every token after every rewrite.
+    first: Vec<u8>,
     index: FxHashMap<Box<[u8]>, Sym>,
 }
 
@@ -55,6 +58,7 @@ impl Symbols {
         let id = self.text.len() as Sym;
         self.text.push(t.into());
         self.fold.push(fold);
+        self.first.push(t.first().copied().unwrap_or(0));
         self.index.insert(t.into(), id);
         id
     }
@@ -65,6 +69,7 @@ impl Symbols {
 pub struct Scratch {
     text: Vec<Box<[u8]>>,
     fold: Vec<Sym>,
+    first: Vec<u8>,
     index: FxHashMap<Box<[u8]>, Sym>,
 }
 
@@ -77,6 +82,7 @@ impl Scratch {
         } else {
             self.text.clear();
             self.fold.clear();
+            self.first.clear();
             self.index.clear();
         }
     }
@@ -114,12 +120,23 @@ impl Syms<'_> {
         let id = base_len + self.local.text.len() as Sym;
         self.local.text.push(t.into());
         self.local.fold.push(fold);
+        self.local.first.push(t.first().copied().unwrap_or(0));
         self.local.index.insert(t.into(), id);
         id
     }
 
     pub fn text(&self, s: Sym) -> &[u8] {
         text_of(self.base, self.local, s)
+    }
+
+    /// A token's first byte, 0 when it has none.
+    pub fn first(&self, s: Sym) -> u8 {
+        let n = self.base.len() as Sym;
+        if s < n {
+            self.base.first[s as usize]
+        } else {
+            self.local.first[(s - n) as usize]
+        }
     }
 
     pub fn fold(&self, s: Sym) -> Sym {

@@ -316,7 +316,29 @@ impl Daemon {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        // The port answers from the moment it is bound, a little before
+        // the control socket is made: wait for that too, unless the test
+        // put the socket elsewhere (or turned it off).
+        let socket = daemon.dir.path().join("mtad.sock");
+        if !extra.iter().any(|o| o.starts_with("ControlSocketName=")) {
+            while !socket.exists() && daemon.child_running() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "mtad made no control socket: {}",
+                    daemon.stderr()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         daemon
+    }
+
+    /// Whether the daemon's process is still there (it may have exited on
+    /// purpose, in a test of a refusal).
+    fn child_running(&self) -> bool {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), None).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+                .is_ok_and(|s| s.split(' ').nth(2) == Some("Z"))
     }
 
     pub fn stderr(&self) -> String {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// Map classes sendmail 8.17 knows (op.txt 5.9, conf.c).
 pub const CLASSES: &[&str] = &[
-    "arith", "bestmx", "btree", "cdb", "dbm", "dequote", "dns", "hash", "hesiod", "host",
+    "arith", "arpa", "bestmx", "btree", "cdb", "dbm", "dequote", "dns", "hash", "hesiod", "host",
     "implicit", "ldap", "macro", "netinfo", "nis", "nisplus", "nsd", "null", "ph", "program",
     "regex", "sequence", "socket", "stab", "switch", "syslog", "text", "user", "userdb",
 ];

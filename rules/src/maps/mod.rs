@@ -140,6 +140,7 @@ pub fn parse_args(raw: &[u8], space_sub: u8, own: &[u8]) -> (Flags, Option<Vec<u
 
 /// What a class lookup gives: the raw value (before `%n` and `-a`), or
 /// nothing, and a status.
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub value: Option<Vec<u8>>,
     pub status: i32,
@@ -245,8 +246,11 @@ impl Maps {
             list: Vec::new(),
         };
         let mut problems = Vec::new();
+        let switch_file = config
+            .text("ServiceSwitchFile")
+            .unwrap_or_else(|| "/etc/mail/service.switch".into());
         for decl in config.maps.values() {
-            match build(decl) {
+            match build(decl, &switch_file) {
                 Ok(m) => maps.insert(m),
                 Err(failed) => {
                     let (m, why) = *failed;
@@ -270,7 +274,7 @@ impl Maps {
                     rest,
                     line: 0,
                 },
-                Box::new(simple::Host),
+                Box::new(simple::Host::default()),
             ));
         }
         (maps, problems)
@@ -452,7 +456,7 @@ pub fn map_rewrite(flags: &Flags, s: &[u8], args: Option<&[&[u8]]>) -> Vec<u8> {
     out
 }
 
-fn build(decl: &MapDecl) -> Result<Map, Box<(Map, String)>> {
+fn build(decl: &MapDecl, switch_file: &str) -> Result<Map, Box<(Map, String)>> {
     let mut raw: Vec<u8> = Vec::new();
     for f in &decl.flags {
         if !raw.is_empty() {
@@ -498,13 +502,14 @@ fn build(decl: &MapDecl) -> Result<Map, Box<(Map, String)>> {
         "text" => Box::new(text::Text),
         "null" => Box::new(simple::Null),
         "stab" | "implicit" => Box::new(simple::Implicit::new(class)),
-        "host" => Box::new(simple::Host),
+        "host" => Box::new(simple::Host::default()),
         "arith" => Box::new(simple::Arith),
         "macro" => Box::new(simple::MacroMap),
         "dequote" => Box::new(simple::Dequote),
         "arpa" => Box::new(simple::Arpa),
         "syslog" => Box::new(simple::Syslog),
         "sequence" => Box::new(simple::Sequence),
+        "switch" => Box::new(simple::Switch::new(switch_file)),
         "bestmx" => Box::new(simple::BestMx),
         "dns" => Box::new(simple::Dns),
         "user" => Box::new(simple::User),

@@ -51,11 +51,44 @@ impl Class for Unavailable {
 }
 
 /// `host` (`$[ $]`): the canonical name, through the resolver; an address
-/// in brackets by its name.
-pub struct Host;
+/// in brackets by its name. Answers, found or not, are kept for an hour
+/// (sendmail's SM_DEFAULT_TTL, its ST_NAMECANON cache): a name is asked
+/// once per process, not once per rule that canonifies it.
+#[derive(Default)]
+pub struct Host {
+    cache: std::sync::Mutex<rustc_hash::FxHashMap<Vec<u8>, (std::time::Instant, Answer)>>,
+}
+
+/// How long a host map answer is kept.
+const HOST_TTL: Duration = Duration::from_secs(3600);
 
 impl Class for Host {
-    fn lookup(&self, _: &MapInfo, key: &[u8], _: &[&[u8]], cx: &mut LookupCx<'_, '_>) -> Answer {
+    fn lookup(
+        &self,
+        map: &MapInfo,
+        key: &[u8],
+        args: &[&[u8]],
+        cx: &mut LookupCx<'_, '_>,
+    ) -> Answer {
+        if let Ok(cache) = self.cache.lock()
+            && let Some((when, a)) = cache.get(key)
+            && when.elapsed() < HOST_TTL
+        {
+            return a.clone();
+        }
+        let a = self.ask(map, key, args, cx);
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(key.to_vec(), (std::time::Instant::now(), a.clone()));
+        }
+        a
+    }
+}
+
+impl Host {
+    fn ask(&self, _: &MapInfo, key: &[u8], _: &[&[u8]], cx: &mut LookupCx<'_, '_>) -> Answer {
         let name = String::from_utf8_lossy(key).into_owned();
         let answer = if let Some(inner) = name.strip_prefix('[') {
             let Some(end) = inner.find(']') else {
@@ -393,6 +426,75 @@ impl Class for Sequence {
         let mut tempfail = false;
         for name in members.iter().take(128) {
             let Some(i) = cx.maps.find(name) else {
+                continue;
+            };
+            if !cx.maps.open(i, cx.env) {
+                continue;
+            }
+            let (v, st) = cx
+                .maps
+                .class_lookup(i, key, &args[1.min(args.len())..], cx.env);
+            if let Some(v) = v {
+                return Answer::found(v);
+            }
+            if st == EX_TEMPFAIL {
+                tempfail = true;
+            }
+        }
+        Answer::miss(if tempfail { EX_TEMPFAIL } else { EX_NOTFOUND })
+    }
+}
+
+/// `switch`: the methods the service switch file gives the service the
+/// K line names (`Kalias switch aliases`, `aliases files nis`), each the
+/// map `NAME.METHOD` (`alias.files`), asked in order as a sequence is.
+pub struct Switch {
+    file: std::path::PathBuf,
+}
+
+impl Switch {
+    pub fn new(file: &str) -> Switch {
+        Switch { file: file.into() }
+    }
+
+    /// The service's methods in the switch file; sendmail's default for a
+    /// service it does not find is `files`.
+    fn methods(&self, service: &[u8]) -> Vec<Vec<u8>> {
+        let text = std::fs::read(&self.file).unwrap_or_default();
+        for line in text.split(|&c| c == b'\n') {
+            let line = line.split(|&c| c == b'#').next().unwrap_or_default();
+            let mut words = line
+                .split(|c: &u8| c.is_ascii_whitespace())
+                .filter(|w| !w.is_empty());
+            let Some(first) = words.next() else { continue };
+            let first = first.strip_suffix(b":").unwrap_or(first);
+            if first == service {
+                return words.map(<[u8]>::to_vec).collect();
+            }
+        }
+        vec![b"files".to_vec()]
+    }
+}
+
+impl Class for Switch {
+    fn rewrites(&self) -> bool {
+        false
+    }
+
+    fn lookup(
+        &self,
+        map: &MapInfo,
+        key: &[u8],
+        args: &[&[u8]],
+        cx: &mut LookupCx<'_, '_>,
+    ) -> Answer {
+        let service = map.file.clone().unwrap_or_default();
+        let mut tempfail = false;
+        for method in self.methods(&service).iter().take(128) {
+            let mut name = map.name.as_bytes().to_vec();
+            name.push(b'.');
+            name.extend_from_slice(method);
+            let Some(i) = cx.maps.find(&name) else {
                 continue;
             };
             if !cx.maps.open(i, cx.env) {
