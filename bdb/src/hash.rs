@@ -146,9 +146,15 @@ pub(crate) fn get(meta: &HashMeta, pages: &Pages, key: &[u8]) -> Result<Option<V
         let Some(page) = bucket_page(pages, pgno)? else {
             return Ok(None);
         };
-        for i in (0..page.entries()).step_by(2) {
-            let (k, v) = pair(&page, i)?;
+        let n = page.entries();
+        if n % 2 != 0 {
+            return corrupt(format!("page {}: odd number of items", page.pgno));
+        }
+        // The value of a pair is read only when its key is the one asked.
+        for i in (0..n).step_by(2) {
+            let k = item(&page, i)?;
             if pages.key_equals(key, &k)? {
+                let v = item(&page, i + 1)?;
                 return pages.value_bytes(&v).map(Some);
             }
         }

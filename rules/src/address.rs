@@ -132,7 +132,7 @@ impl Call<'_, '_> {
     /// then buildaddr. `None` where sendmail returns NULL.
     pub fn parse_address(&mut self, addr: &[u8], flags: Flags) -> Option<Address> {
         let mut msgs = Vec::new();
-        let mut toks = std::mem::take(&mut self.tokens);
+        let mut toks = std::mem::take(&mut *self.tokens);
         let r = prescan::prescan(
             &self.engine.rules.tables,
             addr,
@@ -144,11 +144,11 @@ impl Call<'_, '_> {
             self.env.say(m);
         }
         if !r.ok {
-            self.tokens = toks;
+            *self.tokens = toks;
             return None;
         }
         let mut ws: Vec<Sym> = toks.iter().map(|t| self.syms.intern(t)).collect();
-        self.tokens = toks;
+        *self.tokens = toks;
         let mut checked = addr.to_vec();
         let mut msgs = Vec::new();
         let invalid = prescan::invalid_address(&mut checked, !flags.sender, &mut msgs);

@@ -64,6 +64,10 @@ pub struct Rule {
     /// cannot match, so the rule is not tried (it still counts as failed).
     pub needs: [u64; 4],
     pub line: usize,
+    /// The fewest tokens a workspace the rule can match has, and whether
+    /// that is also the most (no `$*`, `$+` or `$=X`): a quick no.
+    pub min_len: usize,
+    pub fixed_len: bool,
     /// Whether the right-hand side calls a ruleset named in quotes.
     pub quoted_call: bool,
     /// The sides as tokens, for `=S` and traces.
@@ -359,6 +363,18 @@ fn compile_rule(
             needs[b / 64] |= 1 << (b % 64);
         }
     }
+    let min_len = pats
+        .iter()
+        .filter(|p| {
+            matches!(
+                p,
+                Pat::Lit(_) | Pat::One | Pat::OneOrMore | Pat::Class(_) | Pat::NotClass(_)
+            )
+        })
+        .count();
+    let fixed_len = pats
+        .iter()
+        .all(|p| matches!(p, Pat::Lit(_) | Pat::One | Pat::NotClass(_) | Pat::Zero));
     let quoted_call = rhs.windows(2).any(|w| {
         matches!(&w[0], Token::Meta(Meta::Call))
             && matches!(&w[1], Token::Word(x) if x.contains('"'))
@@ -368,6 +384,8 @@ fn compile_rule(
         rhs: out,
         wildcards,
         needs,
+        min_len,
+        fixed_len,
         quoted_call,
         line,
         lhs_shown: lhs.iter().map(shown).collect(),

@@ -77,6 +77,7 @@ impl Engine {
             engine: self,
             scratch: Scratch::default(),
             tokens: prescan::Tokens::default(),
+            pool: Vec::new(),
         }
     }
 }
@@ -87,6 +88,7 @@ pub struct Session<'a> {
     pub engine: &'a Engine,
     scratch: Scratch,
     tokens: prescan::Tokens,
+    pool: Vec<Vec<Sym>>,
 }
 
 impl<'a> Session<'a> {
@@ -103,8 +105,9 @@ impl<'a> Session<'a> {
                 local: &mut self.scratch,
             },
             env,
-            tokens: std::mem::take(&mut self.tokens),
+            tokens: &mut self.tokens,
             last_cut: false,
+            pool: &mut self.pool,
         }
     }
 

@@ -49,9 +49,12 @@ pub struct Call<'a, 'e> {
     pub engine: &'a Engine,
     pub syms: Syms<'a>,
     pub env: &'a mut Env<'e>,
-    pub tokens: Tokens,
+    pub tokens: &'a mut Tokens,
     /// Whether the last scan said "Address too long" (see Scanned::cut).
     pub last_cut: bool,
+    /// Workspace vectors to reuse, so that a rewrite allocates nothing
+    /// once the call is warm.
+    pub pool: &'a mut Vec<Vec<Sym>>,
 }
 
 impl Call<'_, '_> {
@@ -70,7 +73,7 @@ impl Call<'_, '_> {
         let mut msgs = Vec::new();
         let mut scan = Scan::new(table);
         scan.ignore = ignore;
-        let mut toks = std::mem::take(&mut self.tokens);
+        let mut toks = std::mem::take(&mut *self.tokens);
         let r = prescan::prescan(&self.engine.rules.tables, text, scan, &mut toks, &mut msgs);
         self.last_cut = r.cut;
         for m in msgs {
@@ -81,7 +84,7 @@ impl Call<'_, '_> {
         } else {
             None
         };
-        self.tokens = toks;
+        *self.tokens = toks;
         if !r.ok && !self.tokens.is_empty() {
             return None;
         }
@@ -191,7 +194,7 @@ impl Call<'_, '_> {
         let mut bindings = [Binding::default(); 10];
         let mut phrase: Vec<u8> = Vec::new();
         let mut pending: Vec<Vec<u8>> = Vec::new();
-        let mut npvp: Vec<Sym> = Vec::new();
+        let mut npvp: Vec<Sym> = self.pool.pop().unwrap_or_default();
         let mut have = [0u64; 4];
         let mut ws_dirty = true;
         while r < rules.len() {
@@ -229,7 +232,10 @@ impl Call<'_, '_> {
                 }
                 ws_dirty = false;
             }
-            let possible = debug >= 10 || (0..4).all(|i| rule.needs[i] & !have[i] == 0);
+            let possible = debug >= 10
+                || (ws.len() >= rule.min_len
+                    && (!rule.fixed_len || ws.len() == rule.min_len)
+                    && (0..4).all(|i| rule.needs[i] & !have[i] == 0));
             let matched = if possible {
                 let r = self.matches(rule, ws, &mut bindings, &mut phrase, &mut pending);
                 for l in pending.drain(..) {
@@ -371,6 +377,8 @@ impl Call<'_, '_> {
         if tracing {
             self.trace_line(name, " returns:", ws);
         }
+        npvp.clear();
+        self.pool.push(npvp);
         rstat
     }
 
@@ -723,17 +731,13 @@ impl Call<'_, '_> {
                 (None, None) => key_toks.to_vec(),
             };
             let after = if close < v.len() { close + 1 } else { close };
-            let rest: Vec<Sym> = v[after..].to_vec();
-            v.truncate(i);
-            for t in replacement {
-                v.push(t);
-                if v.len() >= maxatom {
-                    self.syserr("554 5.3.0 rewrite: expansion too long");
-                    return Err(EX_DATAERR);
-                }
+            if i + replacement.len() >= maxatom && !replacement.is_empty() {
+                self.syserr("554 5.3.0 rewrite: expansion too long");
+                return Err(EX_DATAERR);
             }
-            i = v.len();
-            v.extend(rest);
+            let n = replacement.len();
+            v.splice(i..after, replacement);
+            i += n;
             if v.len() > maxatom {
                 self.syserr("554 5.3.0 rewrite: expansion too long");
                 return Err(EX_DATAERR);
@@ -745,7 +749,8 @@ impl Call<'_, '_> {
     /// callsubr(): the `$>` calls of a right-hand side, the last first,
     /// each rewriting everything to its right in place.
     fn call_subroutines(&mut self, v: &mut Vec<Sym>, reclevel: usize) -> i32 {
-        let mut calls: Vec<(usize, usize)> = Vec::new();
+        let mut calls = [(0usize, 0usize); MAX_SUBR];
+        let mut ncalls = 0usize;
         let mut j = 0usize;
         while j < v.len() {
             if self.syms.first(v[j]) == meta::CALLSUBR && j + 1 < v.len() {
@@ -782,22 +787,27 @@ impl Call<'_, '_> {
                     v.drain(j..j + 2);
                     continue;
                 }
-                if calls.len() + 1 >= MAX_SUBR {
+                if ncalls + 1 >= MAX_SUBR {
                     self.syserr(&format!(
                         "554 5.3.0 Too many subroutine calls ({MAX_SUBR} max)"
                     ));
                     return EX_CONFIG;
                 }
-                calls.push((rs, j));
+                calls[ncalls] = (rs, j);
+                ncalls += 1;
             }
             j += 1;
         }
         let mut rstat = EX_OK;
-        for &(rs, at) in calls.iter().rev() {
+        for &(rs, at) in calls[..ncalls].iter().rev() {
             v.drain(at..at + 2);
-            let mut tail: Vec<Sym> = v.split_off(at);
+            let mut tail = self.pool.pop().unwrap_or_default();
+            tail.clear();
+            tail.extend_from_slice(&v[at..]);
+            v.truncate(at);
             let status = self.rewrite(&mut tail, rs, reclevel, MAXATOM.saturating_sub(at));
-            v.extend(tail);
+            v.extend_from_slice(&tail);
+            self.pool.push(tail);
             if status != EX_OK && status != EX_TEMPFAIL {
                 return status;
             }

@@ -141,9 +141,13 @@ impl Class for Db {
                 }
             }
         }
-        let mut k: Vec<u8> = key[..key.len().min(MAXNAME)].to_vec();
+        // The key as sendmail copies it: at most MAXNAME bytes, folded
+        // unless -f, room for the NUL some maps store.
+        let mut buf = [0u8; MAXNAME + 1];
+        let len = key.len().min(MAXNAME);
+        buf[..len].copy_from_slice(&key[..len]);
         if !map.flags.no_fold {
-            k.make_ascii_lowercase();
+            buf[..len].make_ascii_lowercase();
         }
         let try_without = st.try_without.unwrap_or(map.flags.try_without_nul);
         let try_with = st.try_with.unwrap_or(map.flags.try_with_nul);
@@ -153,7 +157,7 @@ impl Class for Db {
         let mut found: Option<Vec<u8>> = None;
         let mut broken = false;
         if try_without {
-            match db.get(&k) {
+            match db.get(&buf[..len]) {
                 Ok(Some(v)) => found = Some(v),
                 Ok(None) => {}
                 Err(_) => broken = true,
@@ -163,9 +167,8 @@ impl Class for Db {
             }
         }
         if found.is_none() && try_with {
-            k.push(0);
             let db = st.db.as_ref().expect("opened above");
-            match db.get(&k) {
+            match db.get(&buf[..len + 1]) {
                 Ok(Some(v)) => found = Some(v),
                 Ok(None) => {}
                 Err(_) => broken = true,

@@ -378,7 +378,7 @@ impl Maps {
         if env.defer && info.flags.defer {
             return (None, EX_TEMPFAIL);
         }
-        if !info.flags.keep_quotes {
+        if !info.flags.keep_quotes && key.iter().any(|&c| c == b'"' || c == b'\\') {
             *key = strip_quotes(key);
         }
         let (value, status) = self.class_lookup(i, key, args, env);
