@@ -501,7 +501,11 @@ fn build(decl: &MapDecl, switch_file: &str) -> Result<Map, Box<(Map, String)>> {
         "hash" | "btree" => Box::new(db::Db::new(class)),
         "text" => Box::new(text::Text),
         "null" => Box::new(simple::Null),
-        "stab" | "implicit" => Box::new(simple::Implicit::new(class)),
+        // implicit: sendmail tries the hash database, then dbm; mtad
+        // reads the hash database (dbm files are not made by Debian's
+        // makemap).
+        "implicit" => Box::new(db::Db::new("hash")),
+        "stab" => Box::new(simple::Implicit::new(class)),
         "host" => Box::new(simple::Host::default()),
         "arith" => Box::new(simple::Arith),
         "macro" => Box::new(simple::MacroMap),

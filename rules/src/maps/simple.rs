@@ -19,8 +19,8 @@ impl Class for Null {
     }
 }
 
-/// `stab` and `implicit`: sendmail's internal symbol table and its alias
-/// files; nothing a rule can reach in mtad, so every lookup misses.
+/// `stab`: sendmail's internal symbol table (aliases read into memory);
+/// nothing a rule can reach in mtad, so every lookup misses.
 pub struct Implicit {
     _class: String,
 }
