@@ -197,6 +197,10 @@ impl Call<'_, '_> {
         let mut npvp: Vec<Sym> = self.pool.pop().unwrap_or_default();
         let mut have = [0u64; 4];
         let mut ws_dirty = true;
+        // Whether the workspace holds a token that starts a call or a
+        // lookup: with none there, and none in a rule's right-hand side,
+        // the result has none to make.
+        let mut ws_active = false;
         while r < rules.len() {
             let rule = &rules[r];
             let rule_index = r;
@@ -226,9 +230,14 @@ impl Call<'_, '_> {
             }
             if ws_dirty {
                 have = [0u64; 4];
+                ws_active = false;
                 for &t in ws.iter() {
                     let b = (self.syms.fold(t) & 255) as usize;
                     have[b / 64] |= 1 << (b % 64);
+                    ws_active |= matches!(
+                        self.syms.first(t),
+                        meta::CALLSUBR | meta::HOSTBEGIN | meta::LOOKUPBEGIN
+                    );
                 }
                 ws_dirty = false;
             }
@@ -353,15 +362,17 @@ impl Call<'_, '_> {
                     }
                 }
             }
-            // Lookups.
-            match self.lookups(&mut npvp, maxatom, &mut rstat) {
-                Ok(()) => {}
-                Err(status) => return status,
-            }
-            // Subroutine calls.
-            let status = self.call_subroutines(&mut npvp, reclevel);
-            if rstat == EX_OK || status == EX_TEMPFAIL {
-                rstat = status;
+            if rule.rhs_active || ws_active {
+                // Lookups.
+                match self.lookups(&mut npvp, maxatom, &mut rstat) {
+                    Ok(()) => {}
+                    Err(status) => return status,
+                }
+                // Subroutine calls.
+                let status = self.call_subroutines(&mut npvp, reclevel);
+                if rstat == EX_OK || status == EX_TEMPFAIL {
+                    rstat = status;
+                }
             }
             std::mem::swap(ws, &mut npvp);
             ws_dirty = true;
