@@ -113,14 +113,7 @@ fn main() {
     let start = Instant::now();
     for i in 0..if chain_only { 0 } else { rounds } {
         let addr = ADDRESSES[i % ADDRESSES.len()];
-        let mut env = Env {
-            macros: &mut macros,
-            out: &mut out,
-            resolver: &hosts,
-            defer: false,
-            message: None,
-            quiet: false,
-        };
+        let mut env = Env::new(&mut macros, &mut out, &hosts);
         let (_, r) = session.run_text(&mut env, &["3", "0"], addr.as_bytes());
         n += r.len();
         out.messages.clear();
@@ -152,14 +145,7 @@ fn main() {
     let start = Instant::now();
     let mut last = Vec::new();
     for i in 0..chain {
-        let mut env = Env {
-            macros: &mut macros,
-            out: &mut out,
-            resolver: &hosts,
-            defer: false,
-            message: None,
-            quiet: false,
-        };
+        let mut env = Env::new(&mut macros, &mut out, &hosts);
         let (_, r) = session.run_text(&mut env, &["check_rcpt"], rcpts[i % rcpts.len()].as_bytes());
         last = r;
         out.messages.clear();

@@ -147,7 +147,23 @@ pub struct Env<'a> {
     pub quiet: bool,
 }
 
-impl Env<'_> {
+impl<'a> Env<'a> {
+    /// An environment with no deferral, no message yet, errors said.
+    pub fn new(
+        macros: &'a mut Macros,
+        out: &'a mut dyn Output,
+        resolver: &'a dyn Resolver,
+    ) -> Env<'a> {
+        Env {
+            macros,
+            out,
+            resolver,
+            defer: false,
+            message: None,
+            quiet: false,
+        }
+    }
+
     /// A message, unless user errors are being suppressed.
     pub fn say(&mut self, m: Message) {
         if self.quiet && m.kind == crate::report::Kind::User {

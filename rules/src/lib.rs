@@ -13,14 +13,7 @@
 //! let mut session = engine.session();
 //! let mut macros = rules::env::Macros::default();
 //! let mut out = rules::env::Collect::default();
-//! let mut env = rules::env::Env {
-//!     macros: &mut macros,
-//!     out: &mut out,
-//!     resolver: &rules::env::NoResolver,
-//!     defer: false,
-//!     message: None,
-//!     quiet: false,
-//! };
+//! let mut env = rules::env::Env::new(&mut macros, &mut out, &rules::env::NoResolver);
 //! let (status, result) = session.run_text(&mut env, &["canonify", "parse"], b"user@example.com");
 //! ```
 

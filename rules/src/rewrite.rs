@@ -661,23 +661,25 @@ impl Call<'_, '_> {
             }
             // Split into key, `$@` arguments and the `$:` default, up to
             // the first end token.
-            let mut j = key_start;
+            let mut close = key_start;
+            while close < v.len() && self.syms.first(v[close]) != end_byte {
+                close += 1;
+            }
             let mut key_end: Option<usize> = None;
             let mut args: Vec<Vec<u8>> = Vec::new();
             let mut arg_start: Option<usize> = None;
             let mut default: Option<(usize, usize)> = None;
             let mut default_start: Option<usize> = None;
-            while j < v.len() && self.syms.first(v[j]) != end_byte {
-                let first = self.syms.first(v[j]);
-                let is_host = first == meta::CANONHOST;
-                let is_user = first == meta::CANONUSER;
-                if !is_host && !is_user {
-                    j += 1;
+            for j in key_start..=close {
+                let first = if j == close {
+                    end_byte
+                } else {
+                    self.syms.first(v[j])
+                };
+                if j < close && first != meta::CANONHOST && first != meta::CANONUSER {
                     continue;
                 }
-                if key_end.is_none() {
-                    key_end = Some(j);
-                }
+                key_end.get_or_insert(j);
                 if let Some(s) = arg_start.take() {
                     let a = self.cataddr(&v[s..j], 0, 1 << 12, true);
                     if args.len() < MAX_MAP_ARGS - 1 {
@@ -687,25 +689,11 @@ impl Call<'_, '_> {
                 if let Some(s) = default_start.take() {
                     default = Some((s, j));
                 }
-                if is_host {
-                    arg_start = Some(j + 1);
-                } else {
-                    default_start = Some(j + 1);
+                match first {
+                    meta::CANONHOST if j < close => arg_start = Some(j + 1),
+                    meta::CANONUSER if j < close => default_start = Some(j + 1),
+                    _ => {}
                 }
-                j += 1;
-            }
-            let close = j; // index of the end token, or v.len()
-            if key_end.is_none() {
-                key_end = Some(close);
-            }
-            if let Some(s) = arg_start.take() {
-                let a = self.cataddr(&v[s..close], 0, 1 << 12, true);
-                if args.len() < MAX_MAP_ARGS - 1 {
-                    args.push(a);
-                }
-            }
-            if let Some(s) = default_start.take() {
-                default = Some((s, close));
             }
             let key_end = key_end.unwrap_or(close);
             let key_toks = &v[key_start..key_end];

@@ -456,14 +456,7 @@ impl<'r> TestMode<'r> {
             w: out,
             debug: self.debug,
         };
-        let mut env = Env {
-            macros: &mut self.macros,
-            out: &mut printer,
-            resolver: self.resolver,
-            defer: false,
-            message: None,
-            quiet: false,
-        };
+        let mut env = Env::new(&mut self.macros, &mut printer, self.resolver);
         let mut session: Session<'_> = self.engine.session();
         let mut call = session.call(&mut env);
         f(&mut call)
@@ -491,14 +484,7 @@ impl<'r> TestMode<'r> {
             w: out,
             debug: self.debug,
         };
-        let mut env = Env {
-            macros: &mut self.macros,
-            out: &mut printer,
-            resolver: self.resolver,
-            defer: false,
-            message: None,
-            quiet: false,
-        };
+        let mut env = Env::new(&mut self.macros, &mut printer, self.resolver);
         if !self.engine.maps.open(i, &mut env) {
             drop(env);
             writeln!(

@@ -14,14 +14,7 @@ fn run(rules: &str, set: &str, input: &str) -> (i32, String, Vec<String>) {
     let mut session = engine.session();
     let mut macros = Macros::default();
     let mut out = Collect::default();
-    let mut env = Env {
-        macros: &mut macros,
-        out: &mut out,
-        resolver: &NoResolver,
-        defer: false,
-        message: None,
-        quiet: false,
-    };
+    let mut env = Env::new(&mut macros, &mut out, &NoResolver);
     let (status, result) = session.run_text(&mut env, &[set], input.as_bytes());
     let msgs = out
         .messages

@@ -15,14 +15,7 @@ fn engine(cf: &str) -> rules::Engine {
 fn lookup(e: &rules::Engine, map: &str, key: &str, args: &[&str]) -> (Option<String>, i32) {
     let mut macros = Macros::default();
     let mut out = Collect::default();
-    let mut env = Env {
-        macros: &mut macros,
-        out: &mut out,
-        resolver: &NoResolver,
-        defer: false,
-        message: None,
-        quiet: false,
-    };
+    let mut env = Env::new(&mut macros, &mut out, &NoResolver);
     let i = e.maps.find(map.as_bytes()).expect("map declared");
     let mut k = key.as_bytes().to_vec();
     let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();

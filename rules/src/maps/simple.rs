@@ -423,25 +423,7 @@ impl Class for Sequence {
                 .filter(|w| !w.is_empty())
                 .map(<[u8]>::to_vec),
         );
-        let mut tempfail = false;
-        for name in members.iter().take(128) {
-            let Some(i) = cx.maps.find(name) else {
-                continue;
-            };
-            if !cx.maps.open(i, cx.env) {
-                continue;
-            }
-            let (v, st) = cx
-                .maps
-                .class_lookup(i, key, &args[1.min(args.len())..], cx.env);
-            if let Some(v) = v {
-                return Answer::found(v);
-            }
-            if st == EX_TEMPFAIL {
-                tempfail = true;
-            }
-        }
-        Answer::miss(if tempfail { EX_TEMPFAIL } else { EX_NOTFOUND })
+        first_found(members.into_iter(), key, args, cx)
     }
 }
 
@@ -489,29 +471,44 @@ impl Class for Switch {
         cx: &mut LookupCx<'_, '_>,
     ) -> Answer {
         let service = map.file.clone().unwrap_or_default();
-        let mut tempfail = false;
-        for method in self.methods(&service).iter().take(128) {
+        let names = self.methods(&service).into_iter().map(|method| {
             let mut name = map.name.as_bytes().to_vec();
             name.push(b'.');
-            name.extend_from_slice(method);
-            let Some(i) = cx.maps.find(&name) else {
-                continue;
-            };
-            if !cx.maps.open(i, cx.env) {
-                continue;
-            }
-            let (v, st) = cx
-                .maps
-                .class_lookup(i, key, &args[1.min(args.len())..], cx.env);
-            if let Some(v) = v {
-                return Answer::found(v);
-            }
-            if st == EX_TEMPFAIL {
-                tempfail = true;
-            }
-        }
-        Answer::miss(if tempfail { EX_TEMPFAIL } else { EX_NOTFOUND })
+            name.extend_from_slice(&method);
+            name
+        });
+        first_found(names, key, args, cx)
     }
+}
+
+/// The first of the named maps that finds `key` (sendmail's MAXMAPSTACK,
+/// 128 in Debian's build, at most); a temporary failure of any is
+/// remembered when none finds it.
+fn first_found(
+    names: impl Iterator<Item = Vec<u8>>,
+    key: &[u8],
+    args: &[&[u8]],
+    cx: &mut LookupCx<'_, '_>,
+) -> Answer {
+    let mut tempfail = false;
+    for name in names.take(128) {
+        let Some(i) = cx.maps.find(&name) else {
+            continue;
+        };
+        if !cx.maps.open(i, cx.env) {
+            continue;
+        }
+        let (v, st) = cx
+            .maps
+            .class_lookup(i, key, &args[1.min(args.len())..], cx.env);
+        if let Some(v) = v {
+            return Answer::found(v);
+        }
+        if st == EX_TEMPFAIL {
+            tempfail = true;
+        }
+    }
+    Answer::miss(if tempfail { EX_TEMPFAIL } else { EX_NOTFOUND })
 }
 
 /// `user`: the passwd entry of a login name; `-v` picks the field.
