@@ -57,6 +57,11 @@ impl Classes {
         &self.names[i]
     }
 
+    /// A class's name, if there is a class of that index.
+    pub fn try_name(&self, i: usize) -> Option<&[u8]> {
+        self.names.get(i).map(Vec::as_slice)
+    }
+
     pub fn add(&mut self, class: usize, word: &[u8]) {
         let lower: Box<[u8]> = word.to_ascii_lowercase().into();
         let seq = self.spelling.len();

@@ -156,7 +156,13 @@ impl Call<'_, '_> {
             if text.iter().all(|c| (0x20..0x7f).contains(c)) {
                 line.extend_from_slice(text);
             } else {
-                meta::xputs(line, text, &|id| classes.name(id as usize).to_vec());
+                // A `$=X` token may come from outside with any id byte.
+                meta::xputs(line, text, &|id| {
+                    classes
+                        .try_name(id as usize)
+                        .map(<[u8]>::to_vec)
+                        .unwrap_or_default()
+                });
             }
         }
     }

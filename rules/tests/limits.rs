@@ -100,3 +100,29 @@ fn a_replacement_beyond_the_wildcards_fails_when_used() {
         "{msgs:?}"
     );
 }
+
+/// Found by the testmode fuzz target: a `$=X` or `$&x` byte from outside,
+/// with an id no class has, in a traced workspace.
+#[test]
+fn metabytes_from_outside_print_without_a_panic() {
+    let text = "V10/Berkeley\nMlocal, P=/bin/cat, F=l, A=cat\nMsmtp, P=[IPC], F=mDFMuX, S=E, R=E, A=TCP $h\nS3\nR$*\t$@ $1\nSE\nR$*\t$@ $1\nScheck_rcpt\nR$*\t$: $&{client_addr} $| $1\n";
+    let loaded = cfparser::load_bytes(
+        Path::new("t.cf"),
+        text.as_bytes().to_vec(),
+        &Default::default(),
+    )
+    .expect("config loads");
+    let (engine, _) = rules::Engine::new(&loaded.config);
+    let mut tm = rules::testmode::TestMode::new(engine, Macros::default(), &NoResolver);
+    let mut out = Vec::new();
+    for line in [
+        &b"/try smtp \x82\x95"[..],
+        b"/try smtp \x80\x81\x82\x93\x94\x95\x9b\x9f\xff user@host",
+        b".D{client_addr}$\xe2",
+        b"check_rcpt r@o",
+        b"3,0 use\0\0\0",
+    ] {
+        tm.line(line, &mut out).expect("a line");
+    }
+    assert!(!out.is_empty());
+}
