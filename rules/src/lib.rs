@@ -71,6 +71,7 @@ impl Engine {
             scratch: Scratch::default(),
             tokens: prescan::Tokens::default(),
             pool: Vec::new(),
+            scanned: rustc_hash::FxHashMap::default(),
         }
     }
 }
@@ -82,6 +83,7 @@ pub struct Session<'a> {
     scratch: Scratch,
     tokens: prescan::Tokens,
     pool: Vec<Vec<Sym>>,
+    scanned: rustc_hash::FxHashMap<(bool, Vec<u8>), Vec<Sym>>,
 }
 
 impl<'a> Session<'a> {
@@ -91,6 +93,8 @@ impl<'a> Session<'a> {
         'a: 's,
     {
         self.scratch.clear();
+        // Its tokens may be this call's own: they go with the scratch.
+        self.scanned.clear();
         Call {
             engine: self.engine,
             syms: Syms {
@@ -101,6 +105,7 @@ impl<'a> Session<'a> {
             tokens: &mut self.tokens,
             last_cut: false,
             pool: &mut self.pool,
+            scanned: &mut self.scanned,
         }
     }
 

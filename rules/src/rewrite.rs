@@ -55,6 +55,9 @@ pub struct Call<'a, 'e> {
     /// Workspace vectors to reuse, so that a rewrite allocates nothing
     /// once the call is warm.
     pub pool: &'a mut Vec<Vec<Sym>>,
+    /// Map values and defaults already scanned in this call: the same
+    /// `OK` or `<?>` comes back from lookup after lookup.
+    pub scanned: &'a mut rustc_hash::FxHashMap<(bool, Vec<u8>), Vec<Sym>>,
 }
 
 impl Call<'_, '_> {
@@ -87,6 +90,39 @@ impl Call<'_, '_> {
         *self.tokens = toks;
         if !r.ok && !self.tokens.is_empty() {
             return None;
+        }
+        out
+    }
+
+    /// A map result or default as tokens, scanned once per call: a scan
+    /// that said nothing is kept and its tokens reused.
+    fn scan_result(&mut self, text: &[u8], table: Table) -> Option<Vec<Sym>> {
+        let key = (table == Table::Internal, text.to_vec());
+        if let Some(t) = self.scanned.get(&key) {
+            return Some(t.clone());
+        }
+        let mut msgs = Vec::new();
+        let mut scan = Scan::new(table);
+        scan.ignore = false;
+        let mut toks = std::mem::take(&mut *self.tokens);
+        let r = prescan::prescan(&self.engine.rules.tables, text, scan, &mut toks, &mut msgs);
+        self.last_cut = r.cut;
+        let quiet = msgs.is_empty();
+        for m in msgs {
+            self.env.say(m);
+        }
+        let out: Option<Vec<Sym>> = if r.ok || toks.is_empty() {
+            Some(toks.iter().map(|t| self.syms.intern(t)).collect())
+        } else {
+            None
+        };
+        let failed = !r.ok && !toks.is_empty();
+        *self.tokens = toks;
+        if failed {
+            return None;
+        }
+        if quiet && let Some(t) = &out {
+            self.scanned.insert(key, t.clone());
         }
         out
     }
@@ -718,7 +754,7 @@ impl Call<'_, '_> {
             }
             let replacement: Vec<Sym> = match (found, default) {
                 (Some(value), _) if value.is_empty() => Vec::new(),
-                (Some(value), _) => match self.scan(&value, Table::External, false) {
+                (Some(value), _) => match self.scan_result(&value, Table::External) {
                     Some(t) => t,
                     None => return Err(EX_DATAERR),
                 },
@@ -727,7 +763,7 @@ impl Call<'_, '_> {
                     if text.is_empty() {
                         Vec::new()
                     } else {
-                        match self.scan(&text, Table::Internal, false) {
+                        match self.scan_result(&text, Table::Internal) {
                             Some(t) => t,
                             None => return Err(EX_DATAERR),
                         }

@@ -25,6 +25,7 @@ struct State {
     /// once a second, not at every lookup (a stat per lookup was most of
     /// a lookup's cost).
     checked: Option<std::time::Instant>,
+    lookups: u32,
     /// MF_TRY0NULL / MF_TRY1NULL, narrowed by the first success.
     try_without: Option<bool>,
     try_with: Option<bool>,
@@ -38,6 +39,7 @@ impl Db {
                 db: None,
                 mtime: None,
                 checked: None,
+                lookups: 0,
                 try_without: None,
                 try_with: None,
             }),
@@ -108,9 +110,13 @@ impl Class for Db {
     ) -> Answer {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         // Reopen when the file changed since it was opened.
-        let due = st
-            .checked
-            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+        // The clock is read every 64th lookup; a second is the limit.
+        st.lookups = st.lookups.wrapping_add(1);
+        let due = st.checked.is_none()
+            || (st.lookups.is_multiple_of(64)
+                && st
+                    .checked
+                    .is_some_and(|t| t.elapsed() >= std::time::Duration::from_secs(1)));
         let changed = due && {
             st.checked = Some(std::time::Instant::now());
             let now = std::fs::metadata(Self::path(map))
