@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pat {
     /// A literal token, by the number of its lower-cased text.
-    Lit(Sym),
+    Lit(u32),
     /// `$*`
     ZeroOrMore,
     /// `$+`
@@ -413,8 +413,10 @@ fn class_id(classes: &mut Classes, name: &str) -> u8 {
     }
 }
 
-fn fold(syms: &mut Symbols, t: &[u8]) -> Sym {
-    syms.intern(&t.to_ascii_lowercase())
+/// The number of a literal's lower-cased text, which is what it is
+/// compared by.
+fn fold(syms: &mut Symbols, t: &[u8]) -> u32 {
+    syms.intern(&t.to_ascii_lowercase()).id
 }
 
 /// A path from config bytes.

@@ -655,7 +655,7 @@ impl Call<'_, '_> {
 
     /// The first place at or after `from` holding a token that folds to
     /// `f`, or the end of the workspace.
-    fn next_literal(&self, ws: &[Sym], from: usize, f: Sym) -> usize {
+    fn next_literal(&self, ws: &[Sym], from: usize, f: u32) -> usize {
         let mut k = from;
         while k < ws.len() && self.syms.fold(ws[k]) != f {
             k += 1;

@@ -11,18 +11,23 @@
 
 use rustc_hash::FxHashMap;
 
-/// A token's number.
-pub type Sym = u32;
+/// A token: its number, the number of its lower-cased form, and its first
+/// byte. Carrying the last two in the workspace makes a literal compare
+/// and a metasymbol test one field read each, with no table lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sym {
+    pub id: u32,
+    pub fold: u32,
+    /// The first byte, 0 for an empty token.
+    pub first: u8,
+}
 
 /// The config's own tokens; frozen once compiled.
 #[derive(Debug, Default, Clone)]
 pub struct Symbols {
     text: Vec<Box<[u8]>>,
-    fold: Vec<Sym>,
-    /// Each token's first byte (0 for none): whether it is a metasymbol
-    /// is asked of every token after every rewrite.
-    first: Vec<u8>,
-    index: FxHashMap<Box<[u8]>, Sym>,
+    syms: Vec<Sym>,
+    index: FxHashMap<Box<[u8]>, u32>,
 }
 
 impl Symbols {
@@ -35,32 +40,37 @@ impl Symbols {
     }
 
     pub fn find(&self, t: &[u8]) -> Option<Sym> {
-        self.index.get(t).copied()
+        self.index.get(t).map(|&i| self.syms[i as usize])
     }
 
     /// The text of one of the config's own tokens.
     pub fn text_of(&self, s: Sym) -> &[u8] {
-        &self.text[s as usize]
+        &self.text[s.id as usize]
     }
 
-    /// The number of `t`, giving it one (and one to its lower-cased form)
-    /// if it has none yet.
+    /// The token `t`, numbered (with its lower-cased form) if it was not
+    /// yet.
     pub fn intern(&mut self, t: &[u8]) -> Sym {
         if let Some(s) = self.find(t) {
             return s;
         }
         let lower = t.to_ascii_lowercase();
+        let id = self.text.len() as u32;
         let fold = if lower == t {
-            self.text.len() as Sym
+            id
         } else {
-            self.intern(&lower)
+            self.intern(&lower).id
         };
-        let id = self.text.len() as Sym;
+        let id = self.text.len() as u32;
+        let sym = Sym {
+            id,
+            fold,
+            first: t.first().copied().unwrap_or(0),
+        };
         self.text.push(t.into());
-        self.fold.push(fold);
-        self.first.push(t.first().copied().unwrap_or(0));
+        self.syms.push(sym);
         self.index.insert(t.into(), id);
-        id
+        sym
     }
 }
 
@@ -68,9 +78,8 @@ impl Symbols {
 #[derive(Debug, Default)]
 pub struct Scratch {
     text: Vec<Box<[u8]>>,
-    fold: Vec<Sym>,
-    first: Vec<u8>,
-    index: FxHashMap<Box<[u8]>, Sym>,
+    syms: Vec<Sym>,
+    index: FxHashMap<Box<[u8]>, u32>,
 }
 
 impl Scratch {
@@ -81,8 +90,7 @@ impl Scratch {
             *self = Scratch::default();
         } else {
             self.text.clear();
-            self.fold.clear();
-            self.first.clear();
+            self.syms.clear();
             self.index.clear();
         }
     }
@@ -107,22 +115,27 @@ impl Syms<'_> {
         if let Some(s) = self.base.find(t) {
             return s;
         }
-        if let Some(&s) = self.local.index.get(t) {
-            return s;
+        if let Some(&i) = self.local.index.get(t) {
+            return self.local.syms[i as usize];
         }
         let lower = t.to_ascii_lowercase();
-        let base_len = self.base.len() as Sym;
+        let base_len = self.base.len() as u32;
+        let id = base_len + self.local.text.len() as u32;
         let fold = if lower == t {
-            base_len + self.local.text.len() as Sym
+            id
         } else {
-            self.intern(&lower)
+            self.intern(&lower).id
         };
-        let id = base_len + self.local.text.len() as Sym;
+        let id = base_len + self.local.text.len() as u32;
+        let sym = Sym {
+            id,
+            fold,
+            first: t.first().copied().unwrap_or(0),
+        };
         self.local.text.push(t.into());
-        self.local.fold.push(fold);
-        self.local.first.push(t.first().copied().unwrap_or(0));
-        self.local.index.insert(t.into(), id);
-        id
+        self.local.syms.push(sym);
+        self.local.index.insert(t.into(), id - base_len);
+        sym
     }
 
     pub fn text(&self, s: Sym) -> &[u8] {
@@ -131,31 +144,21 @@ impl Syms<'_> {
 
     /// A token's first byte, 0 when it has none.
     pub fn first(&self, s: Sym) -> u8 {
-        let n = self.base.len() as Sym;
-        if s < n {
-            self.base.first[s as usize]
-        } else {
-            self.local.first[(s - n) as usize]
-        }
+        s.first
     }
 
-    pub fn fold(&self, s: Sym) -> Sym {
-        let n = self.base.len() as Sym;
-        if s < n {
-            self.base.fold[s as usize]
-        } else {
-            self.local.fold[(s - n) as usize]
-        }
+    pub fn fold(&self, s: Sym) -> u32 {
+        s.fold
     }
 }
 
 /// A token's text, from whichever table holds it.
 pub fn text_of<'a>(base: &'a Symbols, local: &'a Scratch, s: Sym) -> &'a [u8] {
-    let n = base.len() as Sym;
-    if s < n {
-        &base.text[s as usize]
+    let n = base.len() as u32;
+    if s.id < n {
+        &base.text[s.id as usize]
     } else {
-        &local.text[(s - n) as usize]
+        &local.text[(s.id - n) as usize]
     }
 }
 
@@ -174,9 +177,10 @@ mod tests {
         };
         let up = syms.intern(b"LOCALHOST");
         assert_ne!(up, lh);
-        assert_eq!(syms.fold(up), lh);
+        assert_eq!(syms.fold(up), lh.id);
         assert_eq!(syms.text(up), b"LOCALHOST");
         let other = syms.intern(b"Other");
-        assert_eq!(syms.text(syms.fold(other)), b"other");
+        let lower = syms.intern(b"other");
+        assert_eq!(syms.fold(other), lower.id);
     }
 }
