@@ -681,26 +681,38 @@ impl Call<'_, '_> {
         let mut i = 0usize;
         while i < v.len() {
             let (end_byte, map_name, key_start) = match self.syms.first(v[i]) {
-                meta::HOSTBEGIN => (meta::HOSTEND, b"host".to_vec(), i + 1),
+                meta::HOSTBEGIN => (
+                    meta::HOSTEND,
+                    self.engine.maps.find(b"host").ok_or(b"host".to_vec()),
+                    i + 1,
+                ),
                 meta::LOOKUPBEGIN => {
                     let Some(&name) = v.get(i + 1) else {
                         self.syserr("554 5.3.0 rewrite: missing mapname");
                         return Err(EX_CONFIG);
                     };
-                    (meta::LOOKUPEND, self.text(name).to_vec(), i + 2)
+                    let text = self.text(name);
+                    (
+                        meta::LOOKUPEND,
+                        self.engine.maps.find(text).ok_or_else(|| text.to_vec()),
+                        i + 2,
+                    )
                 }
                 _ => {
                     i += 1;
                     continue;
                 }
             };
-            let map = self.engine.maps.find(&map_name);
-            if map.is_none() {
-                self.syserr(&format!(
-                    "554 5.3.0 rewrite: map {} not found",
-                    String::from_utf8_lossy(&map_name)
-                ));
-            }
+            let map = match map_name {
+                Ok(m) => Some(m),
+                Err(name) => {
+                    self.syserr(&format!(
+                        "554 5.3.0 rewrite: map {} not found",
+                        String::from_utf8_lossy(&name)
+                    ));
+                    None
+                }
+            };
             // Split into key, `$@` arguments and the `$:` default, up to
             // the first end token.
             let mut close = key_start;

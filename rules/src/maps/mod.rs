@@ -343,17 +343,20 @@ impl Maps {
             OpenState::Bogus => return (None, EX_TEMPFAIL),
             OpenState::Open => {}
         }
-        let mut all: Vec<&[u8]> = Vec::with_capacity(args.len() + 1);
-        all.push(key);
-        all.extend_from_slice(args);
+        // %0 is the key, %1.. the arguments (at most nine of them).
+        let mut av: [&[u8]; 10] = [&[]; 10];
+        av[0] = key;
+        let n = args.len().min(9);
+        av[1..=n].copy_from_slice(&args[..n]);
+        let all = &av[..=n];
         let mut cx = LookupCx { maps: self, env };
-        let a = map.class.lookup(&map.info, key, &all, &mut cx);
+        let a = map.class.lookup(&map.info, key, all, &mut cx);
         let value = match a.value {
             Some(v) if map.class.rewrites() => {
                 if map.info.flags.match_only {
                     Some(map_rewrite(&map.info.flags, key, None))
                 } else {
-                    Some(map_rewrite(&map.info.flags, &v, Some(&all)))
+                    Some(rewrite_value(&map.info.flags, v, all))
                 }
             }
             v => v,
@@ -411,6 +414,15 @@ impl Map {
             state: Mutex::new((OpenState::Closed, true, true)),
         }
     }
+}
+
+/// map_rewrite() on a value the class just made: kept as it is when it
+/// has no `%`, no NUL and no `-a` to take.
+fn rewrite_value(flags: &Flags, v: Vec<u8>, args: &[&[u8]]) -> Vec<u8> {
+    if flags.app.is_none() && !v.iter().any(|&c| c == b'%' || c == 0) {
+        return v;
+    }
+    map_rewrite(flags, &v, Some(args))
 }
 
 /// map_rewrite(): `%0`..`%9` replaced by the key and arguments (`%%` is
