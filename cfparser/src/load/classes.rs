@@ -38,12 +38,18 @@ impl Loader<'_> {
 
     pub(super) fn macro_def(&mut self, pair: Pair<'_, Rule>) {
         let mut inner = pair.into_inner();
-        let (Some(name), Some(value)) = (inner.next(), inner.next()) else {
+        let Some(name) = inner.next() else {
             return;
         };
         let name = lex::macro_name(name);
-        let Some(value) = self.template(value) else {
-            return;
+        // `DS` with nothing after the name defines S as empty, as in
+        // sendmail (`$S` then prints an empty line, not "Undefined").
+        let value = match inner.next() {
+            Some(v) => match self.template(v) {
+                Some(t) => t,
+                None => return,
+            },
+            None => Template::text(""),
         };
         let value = munch(value);
         self.config.macros.insert(
