@@ -1133,6 +1133,26 @@ fn generate(info: &CfInfo, seed: u64, n: usize) -> Vec<Vec<u8>> {
     lines
 }
 
+/// Where the extra configs and their maps go: beside the report when no
+/// directory above it is group- or world-writable (sendmail refuses maps
+/// there as unsafe, whatever the sticky bit says), else a private
+/// directory under /var/lib (a checkout under /tmp, as CI's may be).
+fn safe_extra_dir(out_dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let beside = out_dir.join("extra");
+    let unsafe_above = out_dir
+        .ancestors()
+        .any(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o022 != 0));
+    if !unsafe_above {
+        return beside;
+    }
+    let dir = PathBuf::from(format!("/var/lib/mtad-bt-oracle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a private map directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    dir
+}
+
 // ---------------------------------------------------------------------------
 // Running both, and splitting a transcript into answers.
 
@@ -1543,9 +1563,9 @@ fn bt_answers_match_sendmail() {
     // hand (not in /tmp: sendmail refuses a map below a world-writable
     // directory).
     let out_dir = target_dir().join("bt-oracle");
-    let extra_dir = out_dir.join("extra");
     let _ = std::fs::remove_dir_all(&out_dir);
-    std::fs::create_dir_all(&extra_dir).expect("create target/bt-oracle/extra");
+    let extra_dir = safe_extra_dir(&out_dir);
+    std::fs::create_dir_all(&extra_dir).expect("create the extra configs' directory");
     match build_maps(&extra_dir, &fixtures) {
         Ok(()) => {
             for (name, mc) in extra_mcs() {
@@ -1669,6 +1689,9 @@ fn bt_answers_match_sendmail() {
         share(&total),
         started.elapsed().as_secs_f64()
     ));
+    if !extra_dir.starts_with(&out_dir) {
+        let _ = std::fs::remove_dir_all(&extra_dir);
+    }
     let file = out_dir.join("mismatches.txt");
     std::fs::write(&file, format!("{summary}\n{report}")).expect("write the mismatches");
     eprintln!("{summary}mismatches: {}", file.display());

@@ -321,7 +321,11 @@ impl Daemon {
         // put the socket elsewhere (or turned it off).
         let socket = daemon.dir.path().join("mtad.sock");
         if !extra.iter().any(|o| o.starts_with("ControlSocketName=")) {
-            while !socket.exists() && daemon.child_running() {
+            // Connect, not only look: after a restart the old socket's
+            // file is still there until the new daemon replaces it.
+            while std::os::unix::net::UnixStream::connect(&socket).is_err()
+                && daemon.child_running()
+            {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "mtad made no control socket: {}",
