@@ -50,8 +50,7 @@ pub fn run(config: &Config, verbose: bool, debug: &[String]) -> ExitCode {
     for d in debug {
         let _ = tm.line(format!("-d{d}").as_bytes(), &mut std::io::sink());
     }
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let r = tm.run(&mut input, &mut out);

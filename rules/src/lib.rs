@@ -66,24 +66,34 @@ impl Engine {
 
     /// Reusable per-caller state (one per thread or session).
     pub fn session(&self) -> Session<'_> {
+        self.session_with(Buffers::default())
+    }
+
+    /// A session on buffers a caller kept from an earlier one
+    /// ([`Session::into_buffers`]), warm already.
+    pub fn session_with(&self, buffers: Buffers) -> Session<'_> {
         Session {
             engine: self,
-            scratch: Scratch::default(),
-            tokens: prescan::Tokens::default(),
-            pool: Vec::new(),
-            scanned: rustc_hash::FxHashMap::default(),
+            bufs: buffers,
         }
     }
+}
+
+/// What a session reuses from call to call: the run-time symbol table,
+/// token buffers, workspace vectors and scanned map values.
+#[derive(Default)]
+pub struct Buffers {
+    scratch: Scratch,
+    tokens: prescan::Tokens,
+    pool: Vec<Vec<Sym>>,
+    scanned: rustc_hash::FxHashMap<(bool, Vec<u8>), Vec<Sym>>,
 }
 
 /// One caller's state: the run-time symbol table and token buffers,
 /// cleared (not freed) between calls.
 pub struct Session<'a> {
     pub engine: &'a Engine,
-    scratch: Scratch,
-    tokens: prescan::Tokens,
-    pool: Vec<Vec<Sym>>,
-    scanned: rustc_hash::FxHashMap<(bool, Vec<u8>), Vec<Sym>>,
+    bufs: Buffers,
 }
 
 impl<'a> Session<'a> {
@@ -92,20 +102,22 @@ impl<'a> Session<'a> {
     where
         'a: 's,
     {
-        self.scratch.clear();
+        let b = &mut self.bufs;
+        b.scratch.clear();
         // Its tokens may be this call's own: they go with the scratch.
-        self.scanned.clear();
+        b.scanned.clear();
         Call {
             engine: self.engine,
             syms: Syms {
                 base: &self.engine.rules.syms,
-                local: &mut self.scratch,
+                local: &mut b.scratch,
             },
             env,
-            tokens: &mut self.tokens,
+            tokens: &mut b.tokens,
             last_cut: false,
-            pool: &mut self.pool,
-            scanned: &mut self.scanned,
+            pool: &mut b.pool,
+            scanned: &mut b.scanned,
+            trace_buf: Vec::new(),
         }
     }
 
@@ -135,6 +147,11 @@ impl<'a> Session<'a> {
         }
         let text = call.cataddr(&ws, 0, 4096, true);
         (status, text)
+    }
+
+    /// The buffers, to start a later session warm.
+    pub fn into_buffers(self) -> Buffers {
+        self.bufs
     }
 
     /// The workspace tokens as text, one entry per token.

@@ -58,6 +58,8 @@ pub struct Call<'a, 'e> {
     /// Map values and defaults already scanned in this call: the same
     /// `OK` or `<?>` comes back from lookup after lookup.
     pub scanned: &'a mut rustc_hash::FxHashMap<(bool, Vec<u8>), Vec<Sym>>,
+    /// The trace line being built, kept for the next one.
+    pub trace_buf: Vec<u8>,
 }
 
 impl Call<'_, '_> {
@@ -174,13 +176,15 @@ impl Call<'_, '_> {
     }
 
     fn trace_line(&mut self, name: &str, what: &str, ws: &[Sym]) {
-        let mut line = Vec::with_capacity(128);
+        let mut line = std::mem::take(&mut self.trace_buf);
+        line.clear();
         let n = &name.as_bytes()[..name.len().min(16)];
         line.extend_from_slice(n);
         line.resize(16, b' ');
         line.extend_from_slice(what.as_bytes());
         self.push_tokens(&mut line, ws);
         self.env.out.trace(&line);
+        self.trace_buf = line;
     }
 
     /// printav(): a blank and each token as xputs prints it.
@@ -189,7 +193,7 @@ impl Call<'_, '_> {
         for &t in ws {
             line.push(b' ');
             let text = self.text(t);
-            if text.iter().all(|c| (0x20..0x7f).contains(c)) {
+            if t.plain {
                 line.extend_from_slice(text);
             } else {
                 // A `$=X` token may come from outside with any id byte.
@@ -333,8 +337,10 @@ impl Call<'_, '_> {
                     _ => {}
                 }
             }
-            // Substitute.
+            // Substitute, noting what the new workspace holds as it is made.
             npvp.clear();
+            let mut nhave = [0u64; 4];
+            let mut nactive = false;
             for (k, item) in rhs.iter().enumerate() {
                 // A quoted `$>` name is called below, and sendmail strips
                 // the quotes of the rule's own token when it does: `=S`
@@ -363,7 +369,9 @@ impl Call<'_, '_> {
                             if npvp.len() >= maxatom {
                                 return self.too_long();
                             }
-                            npvp.push(ws[k as usize]);
+                            let t = ws[k as usize];
+                            note(&mut nhave, &mut nactive, t);
+                            npvp.push(t);
                             k += 1;
                         }
                     }
@@ -371,6 +379,7 @@ impl Call<'_, '_> {
                         if npvp.len() >= maxatom {
                             return self.too_long();
                         }
+                        note(&mut nhave, &mut nactive, *s);
                         npvp.push(*s);
                     }
                     Rhs::Deferred(m) => {
@@ -396,6 +405,7 @@ impl Call<'_, '_> {
                             return EX_DATAERR;
                         };
                         for t in toks {
+                            note(&mut nhave, &mut nactive, t);
                             npvp.push(t);
                             if npvp.len() >= maxatom {
                                 return self.too_long();
@@ -404,7 +414,8 @@ impl Call<'_, '_> {
                     }
                 }
             }
-            if rule.rhs_active || ws_active {
+            let reworked = rule.rhs_active || ws_active;
+            if reworked {
                 // Lookups.
                 match self.lookups(&mut npvp, maxatom, &mut rstat) {
                     Ok(()) => {}
@@ -417,7 +428,12 @@ impl Call<'_, '_> {
                 }
             }
             std::mem::swap(ws, &mut npvp);
-            ws_dirty = true;
+            if reworked {
+                ws_dirty = true;
+            } else {
+                have = nhave;
+                ws_active = nactive;
+            }
             if debug >= 4 {
                 let mut l = b"rewritten as:".to_vec();
                 self.push_tokens(&mut l, ws);
@@ -870,6 +886,18 @@ impl Call<'_, '_> {
         }
         rstat
     }
+}
+
+/// Notes a token in a workspace's literal summary, and whether it starts
+/// a call or a lookup.
+#[inline]
+fn note(have: &mut [u64; 4], active: &mut bool, t: Sym) {
+    let b = (t.fold & 255) as usize;
+    have[b / 64] |= 1 << (b % 64);
+    *active |= matches!(
+        t.first,
+        meta::CALLSUBR | meta::HOSTBEGIN | meta::LOOKUPBEGIN
+    );
 }
 
 /// A token's bytes as cataddr's external form copies them (METAQUOTE

@@ -20,6 +20,8 @@ pub struct Sym {
     pub fold: u32,
     /// The first byte, 0 for an empty token.
     pub first: u8,
+    /// Whether every byte is printable ASCII: the token prints as it is.
+    pub plain: bool,
 }
 
 /// The config's own tokens; frozen once compiled.
@@ -66,6 +68,7 @@ impl Symbols {
             id,
             fold,
             first: t.first().copied().unwrap_or(0),
+            plain: t.iter().all(|c| (0x20..0x7f).contains(c)),
         };
         self.text.push(t.into());
         self.syms.push(sym);
@@ -131,6 +134,7 @@ impl Syms<'_> {
             id,
             fold,
             first: t.first().copied().unwrap_or(0),
+            plain: t.iter().all(|c| (0x20..0x7f).contains(c)),
         };
         self.local.text.push(t.into());
         self.local.syms.push(sym);

@@ -58,6 +58,8 @@ pub struct TestMode<'r> {
     pub help_file: Option<PathBuf>,
     /// `-d21.N`
     pub debug: u8,
+    /// The engine's buffers, kept warm from line to line.
+    buffers: Option<crate::Buffers>,
 }
 
 impl<'r> TestMode<'r> {
@@ -73,12 +75,20 @@ impl<'r> TestMode<'r> {
             verbose: false,
             help_file,
             debug: 0,
+            buffers: None,
         }
     }
 
     /// The whole session: the banner, then a prompt before each line, to
     /// the end of the input.
-    pub fn run(&mut self, input: &mut dyn BufRead, out: &mut dyn Write) -> std::io::Result<()> {
+    /// Output is flushed when the next read would wait for input, so a
+    /// person sees each prompt and a script's thousands of lines cost no
+    /// write each.
+    pub fn run<R: std::io::Read>(
+        &mut self,
+        input: &mut std::io::BufReader<R>,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
         if !self.verbose {
             out.write_all(b"ADDRESS TEST MODE (ruleset 3 NOT automatically invoked)\n")?;
             out.write_all(b"Enter <ruleset> <address>\n")?;
@@ -87,7 +97,9 @@ impl<'r> TestMode<'r> {
             if !self.verbose {
                 out.write_all(b"> ")?;
             }
-            out.flush()?;
+            if input.buffer().is_empty() {
+                out.flush()?;
+            }
             let Some(mut line) = read_piece(input)? else {
                 return Ok(());
             };
@@ -442,7 +454,6 @@ impl<'r> TestMode<'r> {
                 out.write_all(b"\n")?;
             }
         }
-        out.flush()?;
         Ok(true)
     }
 
@@ -457,9 +468,14 @@ impl<'r> TestMode<'r> {
             debug: self.debug,
         };
         let mut env = Env::new(&mut self.macros, &mut printer, self.resolver);
-        let mut session: Session<'_> = self.engine.session();
-        let mut call = session.call(&mut env);
-        f(&mut call)
+        let bufs = self.buffers.take().unwrap_or_default();
+        let mut session: Session<'_> = self.engine.session_with(bufs);
+        let r = {
+            let mut call = session.call(&mut env);
+            f(&mut call)
+        };
+        self.buffers = Some(session.into_buffers());
+        r
     }
 
     fn map(&mut self, p: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
@@ -688,7 +704,7 @@ impl<'r> TestMode<'r> {
                 break;
             }
         }
-        out.flush()
+        Ok(())
     }
 }
 
