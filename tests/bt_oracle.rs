@@ -1564,6 +1564,7 @@ fn bt_answers_match_sendmail() {
     // directory).
     let out_dir = target_dir().join("bt-oracle");
     let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).expect("create target/bt-oracle");
     let extra_dir = safe_extra_dir(&out_dir);
     std::fs::create_dir_all(&extra_dir).expect("create the extra configs' directory");
     match build_maps(&extra_dir, &fixtures) {
