@@ -52,7 +52,7 @@ pub fn run(config: &Config, verbose: bool, debug: &[String]) -> ExitCode {
     }
     let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 18, stdout.lock());
     let r = tm.run(&mut input, &mut out);
     let _ = out.flush();
     match r {
