@@ -86,7 +86,7 @@ pub struct Buffers {
     scratch: Scratch,
     tokens: prescan::Tokens,
     pool: Vec<Vec<Sym>>,
-    scanned: rustc_hash::FxHashMap<(bool, Vec<u8>), Vec<Sym>>,
+    scanned: [rustc_hash::FxHashMap<Vec<u8>, Vec<Sym>>; 2],
 }
 
 /// One caller's state: the run-time symbol table and token buffers,
@@ -105,7 +105,8 @@ impl<'a> Session<'a> {
         let b = &mut self.bufs;
         b.scratch.clear();
         // Its tokens may be this call's own: they go with the scratch.
-        b.scanned.clear();
+        b.scanned[0].clear();
+        b.scanned[1].clear();
         Call {
             engine: self.engine,
             syms: Syms {

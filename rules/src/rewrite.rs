@@ -57,7 +57,7 @@ pub struct Call<'a, 'e> {
     pub pool: &'a mut Vec<Vec<Sym>>,
     /// Map values and defaults already scanned in this call: the same
     /// `OK` or `<?>` comes back from lookup after lookup.
-    pub scanned: &'a mut rustc_hash::FxHashMap<(bool, Vec<u8>), Vec<Sym>>,
+    pub scanned: &'a mut [rustc_hash::FxHashMap<Vec<u8>, Vec<Sym>>; 2],
     /// The trace line being built, kept for the next one.
     pub trace_buf: Vec<u8>,
 }
@@ -99,8 +99,8 @@ impl Call<'_, '_> {
     /// A map result or default as tokens, scanned once per call: a scan
     /// that said nothing is kept and its tokens reused.
     fn scan_result(&mut self, text: &[u8], table: Table) -> Option<Vec<Sym>> {
-        let key = (table == Table::Internal, text.to_vec());
-        if let Some(t) = self.scanned.get(&key) {
+        let which = usize::from(table == Table::Internal);
+        if let Some(t) = self.scanned[which].get(text) {
             return Some(t.clone());
         }
         let mut msgs = Vec::new();
@@ -124,7 +124,7 @@ impl Call<'_, '_> {
             return None;
         }
         if quiet && let Some(t) = &out {
-            self.scanned.insert(key, t.clone());
+            self.scanned[which].insert(text.to_vec(), t.clone());
         }
         out
     }
