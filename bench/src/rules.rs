@@ -81,13 +81,7 @@ fn main() {
         std::process::exit(64);
     };
     let opts = cfparser::LoadOptions {
-        predefined: vec![
-            ("w".into(), "mail".into()),
-            ("j".into(), "mail.lab.example".into()),
-            ("k".into(), "mail.lab.example".into()),
-            ("m".into(), "lab.example".into()),
-            ("opMode".into(), "d".into()),
-        ],
+        predefined: rules::builtin::predefined_macros("mail.lab.example", "d"),
         ..cfparser::LoadOptions::default()
     };
     let loaded = cfparser::load_file(std::path::Path::new(&cf), &opts).expect("config loads");

@@ -32,7 +32,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let mut predefined = identity::predefined_macros(&identity::host_name());
     // ${opMode} is known when the rules are read (sendmail expands it in
     // R lines then): t in test mode, d for a daemon, i otherwise.
     let op_mode = match cli.mode.as_deref() {
@@ -41,7 +40,7 @@ fn main() -> ExitCode {
         Some(m) => m,
         None => "i",
     };
-    predefined.push(("opMode".into(), op_mode.into()));
+    let predefined = rules::builtin::predefined_macros(&identity::host_name(), op_mode);
     let opts = cfparser::LoadOptions {
         overrides: cli.options.clone(),
         predefined,
@@ -61,18 +60,12 @@ fn main() -> ExitCode {
         say(&mut std::io::stderr(), &w.to_string());
     }
     // K lines whose class mtad does not have: said now, with their line;
-    // their lookups fail temporarily, never as "not found".
-    let (_, map_problems) = rules::Maps::from_config(&loaded.config);
-    for p in &map_problems {
-        say(
-            &mut std::io::stderr(),
-            &format!(
-                "{}:{}: warning: {}",
-                cli.config.display(),
-                p.line,
-                p.message
-            ),
-        );
+    // their lookups fail temporarily, never as "not found". Test mode opens
+    // the maps once, for its engine, and says them there.
+    let test_mode = cli.mode.as_deref() == Some("t");
+    if cli.check || !test_mode {
+        let (_, map_problems) = rules::Maps::from_config(&loaded.config);
+        say_map_problems(&cli.config, &map_problems);
     }
     if cli.check {
         say(&mut std::io::stdout(), &check::summary(&loaded));
@@ -95,7 +88,7 @@ fn main() -> ExitCode {
             log::init(&loaded.config, false);
             daemon::run(loaded, &cli.config, opts, true, interval)
         }
-        Some("t") => testmode::run(&loaded.config, cli.verbose, &cli.debug),
+        Some("t") => testmode::run(&loaded.config, &cli.config, cli.verbose, &cli.debug),
         Some("p") => list_queue(&loaded.config),
         Some("i") => new_aliases(&loaded.config),
         Some("h") => host_status(&loaded.config),
@@ -106,6 +99,16 @@ fn main() -> ExitCode {
             );
             ExitCode::from(64)
         }
+    }
+}
+
+/// Says each map problem as `file:line: warning: message`.
+pub(crate) fn say_map_problems(config: &std::path::Path, problems: &[rules::MapProblem]) {
+    for p in problems {
+        say(
+            &mut std::io::stderr(),
+            &format!("{}:{}: warning: {}", config.display(), p.line, p.message),
+        );
     }
 }
 

@@ -9,13 +9,13 @@ use cfparser::Config;
 use hickory_resolver::proto::rr::RData;
 use rules::env::{Answer, Macros, Resolver};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Runs test mode on stdin and stdout.
-pub fn run(config: &Config, verbose: bool, debug: &[String]) -> ExitCode {
-    // Map problems were said when the config loaded (main.rs).
-    let (mut engine, _) = rules::Engine::new(config);
+pub fn run(config: &Config, path: &Path, verbose: bool, debug: &[String]) -> ExitCode {
+    let (mut engine, map_problems) = rules::Engine::new(config);
+    crate::say_map_problems(path, &map_problems);
     let mut macros = Macros::with_metasymbols();
     // D lines as sendmail keeps them: `$x` in a value is the macro byte.
     for (name, def) in &config.macros {

@@ -28,12 +28,7 @@ struct State {
 
 fn build() -> State {
     let opts = cfparser::LoadOptions {
-        predefined: vec![
-            ("j".into(), "mail.lab.example".into()),
-            ("w".into(), "mail".into()),
-            ("m".into(), "lab.example".into()),
-            ("opMode".into(), "d".into()),
-        ],
+        predefined: rules::builtin::predefined_macros("mail.lab.example", "d"),
         ..Default::default()
     };
     let loaded = cfparser::load_file(std::path::Path::new(CONFIG), &opts)

@@ -22,6 +22,26 @@ pub struct Host {
     pub user: String,
 }
 
+/// `(name, value)` for the macros sendmail knows before it reads the
+/// config, as C and K lines expand them when they are read: $w (the host
+/// name up to the first dot), $m (the rest, when there is one), $j (the
+/// full name), $k (the node name), $n (initmacros()' null sender) and
+/// `${opMode}` (`t` for `-bt`, `d` for a daemon, `i` otherwise).
+pub fn predefined_macros(name: &str, op_mode: &str) -> Vec<(String, String)> {
+    let (short, domain) = name.split_once('.').unwrap_or((name, ""));
+    let mut macros = vec![
+        ("w".to_string(), short.to_string()),
+        ("j".to_string(), name.to_string()),
+        ("k".to_string(), name.to_string()),
+    ];
+    if !domain.is_empty() {
+        macros.push(("m".to_string(), domain.to_string()));
+    }
+    macros.push(("n".to_string(), "MAILER-DAEMON".to_string()));
+    macros.push(("opMode".to_string(), op_mode.to_string()));
+    macros
+}
+
 /// Fills in what sendmail adds to the classes and macros of a loaded
 /// config. `macros` holds the config's D lines already.
 pub fn install(engine: &mut Engine, macros: &mut Macros, host: &Host) {
@@ -105,4 +125,24 @@ pub fn install(engine: &mut Engine, macros: &mut Macros, host: &Host) {
     let mut auth = host.user.as_bytes().to_vec();
     auth.extend_from_slice(b"@localhost");
     macros.set(b"_", &auth);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macros_of_a_qualified_name() {
+        let m = predefined_macros("mail.lab.example", "d");
+        assert!(m.contains(&("w".into(), "mail".into())));
+        assert!(m.contains(&("m".into(), "lab.example".into())));
+        assert!(m.contains(&("j".into(), "mail.lab.example".into())));
+    }
+
+    #[test]
+    fn a_bare_name_has_no_domain_macro() {
+        let m = predefined_macros("box", "d");
+        assert!(m.contains(&("w".into(), "box".into())));
+        assert!(!m.iter().any(|(k, _)| k == "m"));
+    }
 }

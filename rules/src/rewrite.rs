@@ -75,25 +75,27 @@ impl Call<'_, '_> {
 
     /// Tokens made from text by prescan, interned.
     pub fn scan(&mut self, text: &[u8], table: Table, ignore: bool) -> Option<Vec<Sym>> {
+        self.scan_saying(text, table, ignore).0
+    }
+
+    /// [`Call::scan`], and whether prescan said nothing about the text.
+    fn scan_saying(&mut self, text: &[u8], table: Table, ignore: bool) -> (Option<Vec<Sym>>, bool) {
         let mut msgs = Vec::new();
         let mut scan = Scan::new(table);
         scan.ignore = ignore;
         let mut toks = std::mem::take(&mut *self.tokens);
         let r = prescan::prescan(&self.engine.rules.tables, text, scan, &mut toks, &mut msgs);
         self.last_cut = r.cut;
+        let quiet = msgs.is_empty();
         for m in msgs {
             self.env.say(m);
         }
-        let out = if r.ok || toks.is_empty() {
-            Some(toks.iter().map(|t| self.syms.intern(t)).collect())
-        } else {
-            None
-        };
+        // A scan that failed on some tokens gives none; one that failed
+        // before the first gives the empty list.
+        let out =
+            (r.ok || toks.is_empty()).then(|| toks.iter().map(|t| self.syms.intern(t)).collect());
         *self.tokens = toks;
-        if !r.ok && !self.tokens.is_empty() {
-            return None;
-        }
-        out
+        (out, quiet)
     }
 
     /// A map result or default as tokens, scanned once per call: a scan
@@ -103,26 +105,7 @@ impl Call<'_, '_> {
         if let Some(t) = self.scanned[which].get(text) {
             return Some(t.clone());
         }
-        let mut msgs = Vec::new();
-        let mut scan = Scan::new(table);
-        scan.ignore = false;
-        let mut toks = std::mem::take(&mut *self.tokens);
-        let r = prescan::prescan(&self.engine.rules.tables, text, scan, &mut toks, &mut msgs);
-        self.last_cut = r.cut;
-        let quiet = msgs.is_empty();
-        for m in msgs {
-            self.env.say(m);
-        }
-        let out: Option<Vec<Sym>> = if r.ok || toks.is_empty() {
-            Some(toks.iter().map(|t| self.syms.intern(t)).collect())
-        } else {
-            None
-        };
-        let failed = !r.ok && !toks.is_empty();
-        *self.tokens = toks;
-        if failed {
-            return None;
-        }
+        let (out, quiet) = self.scan_saying(text, table, false);
         if quiet && let Some(t) = &out {
             self.scanned[which].insert(text.to_vec(), t.clone());
         }
@@ -503,20 +486,11 @@ impl Call<'_, '_> {
                             step = Step::Extend;
                             continue;
                         }
-                        Pat::NotClass(c) => {
-                            if self.in_class(*c, &ws[avp..=avp]) {
-                                step = Step::Backup;
-                                continue;
-                            }
-                            m[mlp] = Binding {
-                                pattern: rvp,
-                                first: avp,
-                                last: avp as isize,
-                            };
-                            avp += 1;
-                            mlp += 1;
+                        Pat::NotClass(c) if self.in_class(*c, &ws[avp..=avp]) => {
+                            step = Step::Backup;
+                            continue;
                         }
-                        Pat::One | Pat::OneOrMore => {
+                        Pat::NotClass(_) | Pat::One | Pat::OneOrMore => {
                             m[mlp] = Binding {
                                 pattern: rvp,
                                 first: avp,

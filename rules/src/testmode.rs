@@ -139,11 +139,7 @@ impl<'r> TestMode<'r> {
                 match line.get(1) {
                     Some(b'd') => self.set_debug(&line[2..]),
                     None => out.write_all(b"Usage: -d{debug arguments}\n")?,
-                    Some(_) => {
-                        out.write_all(b"Unknown \"-\" command ")?;
-                        out.write_all(line)?;
-                        out.write_all(b"\n")?;
-                    }
+                    Some(_) => unknown_command(out, b'-', line)?,
                 }
                 Ok(true)
             }
@@ -252,11 +248,7 @@ impl<'r> TestMode<'r> {
                 }
             }
             None => out.write_all(b"Usage: .[DC]macro value(s)\n")?,
-            Some(_) => {
-                out.write_all(b"Unknown \".\" command ")?;
-                out.write_all(line)?;
-                out.write_all(b"\n")?;
-            }
+            Some(_) => unknown_command(out, b'.', line)?,
         }
         Ok(())
     }
@@ -308,11 +300,7 @@ impl<'r> TestMode<'r> {
                 }
             }
             None => out.write_all(b"Usage: =Sruleset or =M\n")?,
-            Some(_) => {
-                out.write_all(b"Unknown \"=\" command ")?;
-                out.write_all(line)?;
-                out.write_all(b"\n")?;
-            }
+            Some(_) => unknown_command(out, b'=', line)?,
         }
         Ok(())
     }
@@ -448,11 +436,7 @@ impl<'r> TestMode<'r> {
             b"parse" => self.parse(&p, out)?,
             b"header" => writeln!(out, "ul = {:#010x}", 0)?,
             b"gethostbyname" => {}
-            _ => {
-                out.write_all(b"Unknown \"/\" command ")?;
-                out.write_all(&cmd)?;
-                out.write_all(b"\n")?;
-            }
+            _ => unknown_command(out, b'/', &cmd)?,
         }
         Ok(true)
     }
@@ -734,6 +718,16 @@ fn read_piece(input: &mut dyn BufRead) -> std::io::Result<Option<Vec<u8>>> {
             }
         }
     }
+}
+
+/// `Unknown "X" command LINE`: what sendmail says to a line it has no
+/// command for, `X` being the command's first character.
+fn unknown_command(out: &mut dyn Write, kind: u8, line: &[u8]) -> std::io::Result<()> {
+    out.write_all(b"Unknown \"")?;
+    out.write_all(&[kind, b'"'])?;
+    out.write_all(b" command ")?;
+    out.write_all(line)?;
+    out.write_all(b"\n")
 }
 
 /// Prints sendmail's complaints, one a line.

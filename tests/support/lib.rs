@@ -167,14 +167,7 @@ pub fn load(path: &Path) -> cfparser::Loaded {
 /// needs the same identity.
 pub fn load_as_test_mode(path: &Path) -> cfparser::Loaded {
     let opts = cfparser::LoadOptions {
-        predefined: vec![
-            ("w".into(), "mail".into()),
-            ("j".into(), "mail.lab.example".into()),
-            ("k".into(), "mail.lab.example".into()),
-            ("m".into(), "lab.example".into()),
-            ("n".into(), "MAILER-DAEMON".into()),
-            ("opMode".into(), "t".into()),
-        ],
+        predefined: rules::builtin::predefined_macros("mail.lab.example", "t"),
         ..cfparser::LoadOptions::default()
     };
     match cfparser::load_file(path, &opts) {
