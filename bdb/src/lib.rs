@@ -26,6 +26,7 @@
 mod btree;
 mod error;
 mod hash;
+mod index;
 mod meta;
 mod page;
 
@@ -34,6 +35,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use error::Error;
+pub use index::Index;
 use meta::{KindMeta, Meta};
 use page::Pages;
 
@@ -223,6 +225,17 @@ mod tests {
         }
         let _ = db.get(b"absent");
         let _ = db.get(b"");
+        // An index built from a damaged file answers as its pages do.
+        if let Some(index) = Index::build(&db) {
+            for k in keys
+                .iter()
+                .map(|(k, _)| &k[..])
+                .chain([&b"absent"[..], b""])
+            {
+                let pages = db.get(k).ok().flatten();
+                assert_eq!(index.get(k), pages.as_deref(), "{k:?}");
+            }
+        }
     }
 
     #[test]
@@ -236,6 +249,16 @@ mod tests {
                 assert_eq!(db.get(k).unwrap().as_ref(), Some(v), "{kind:?} {k:?}");
             }
             assert_eq!(db.get(b"Connect:localhost").unwrap(), None);
+            if let Some(index) = Index::build(&db) {
+                assert_eq!(kind, Kind::Hash, "only hash files are indexed");
+                assert_eq!(index.len(), pairs.len());
+                for (k, v) in &pairs {
+                    assert_eq!(index.get(k), Some(&v[..]), "{kind:?} {k:?}");
+                }
+                assert_eq!(index.get(b"Connect:localhost"), None);
+            } else {
+                assert_eq!(kind, Kind::Btree, "a sound hash file is indexed");
+            }
             let mut all: Vec<_> = db.iter().map(Result::unwrap).collect();
             all.sort();
             let mut want = pairs.clone();

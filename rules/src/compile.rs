@@ -195,18 +195,18 @@ impl Rules {
                 .bool("ColonOkInAddr")
                 .unwrap_or(config.version.as_ref().is_none_or(|v| v.level < 6)),
         };
-        // Every token of the config that names a ruleset, as it would after
-        // a `$>`; quoted or run-time names are found at run time.
+        // Every token of the config that names a ruleset after a `$>`,
+        // found as callsubr finds it (quotes stripped, then the name or
+        // number); names that draw a complaint, and names made at run
+        // time, are found at run time.
         let mut targets = FxHashMap::default();
         for n in 0..rules.sets.len() {
             for r in &rules.sets[n].rules {
                 for w in r.rhs.windows(2) {
                     if let [Rhs::Tok(call), Rhs::Tok(name)] = w
                         && rules.syms.text_of(*call) == [meta::CALLSUBR]
-                        && let text = rules.syms.text_of(*name).to_vec()
-                        && !text.contains(&b'"')
-                        && !text.contains(&b'\\')
-                        && let Some(rs) = rules.find_prefix(&text)
+                        && let text = crate::rewrite::strip_quotes(rules.syms.text_of(*name))
+                        && let (Some(rs), None) = rules.find_ruleset(&text)
                     {
                         targets.insert(*name, rs);
                     }
@@ -259,12 +259,6 @@ impl Rules {
     /// A ruleset by name or number, for callers that have one.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.find_ruleset(name.as_bytes()).0
-    }
-
-    /// `$>name` at run time: the name (quotes already stripped) names a
-    /// ruleset.
-    pub fn find_prefix(&self, name: &[u8]) -> Option<usize> {
-        self.find_ruleset(name).0
     }
 
     /// The name a ruleset's trace lines carry.

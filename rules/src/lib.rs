@@ -71,7 +71,10 @@ impl Engine {
 
     /// A session on buffers a caller kept from an earlier one
     /// ([`Session::into_buffers`]), warm already.
-    pub fn session_with(&self, buffers: Buffers) -> Session<'_> {
+    pub fn session_with(&self, mut buffers: Buffers) -> Session<'_> {
+        // Run-time tokens are numbered after an engine's own, so those of
+        // another engine (before a reload) mean nothing here.
+        buffers.forget_tokens();
         Session {
             engine: self,
             bufs: buffers,
@@ -80,17 +83,32 @@ impl Engine {
 }
 
 /// What a session reuses from call to call: the run-time symbol table,
-/// token buffers, workspace vectors and scanned map values.
+/// token buffers, workspace vectors, byte buffers and scanned map values.
+/// Run-time tokens and scans are kept from call to call (a client's
+/// address, a map's `OK`, a macro's value come back call after call) until
+/// there are more than [`KEPT_TOKENS`] of them.
 #[derive(Default)]
 pub struct Buffers {
     scratch: Scratch,
     tokens: prescan::Tokens,
     pool: Vec<Vec<Sym>>,
+    bytes: Vec<Vec<u8>>,
     scanned: [rustc_hash::FxHashMap<Vec<u8>, Vec<Sym>>; 2],
 }
 
+/// Run-time tokens a session keeps before it starts over.
+pub const KEPT_TOKENS: usize = 4096;
+
+impl Buffers {
+    fn forget_tokens(&mut self) {
+        self.scratch.clear();
+        self.scanned[0].clear();
+        self.scanned[1].clear();
+    }
+}
+
 /// One caller's state: the run-time symbol table and token buffers,
-/// cleared (not freed) between calls.
+/// reused from call to call.
 pub struct Session<'a> {
     pub engine: &'a Engine,
     bufs: Buffers,
@@ -103,10 +121,10 @@ impl<'a> Session<'a> {
         'a: 's,
     {
         let b = &mut self.bufs;
-        b.scratch.clear();
-        // Its tokens may be this call's own: they go with the scratch.
-        b.scanned[0].clear();
-        b.scanned[1].clear();
+        if b.scratch.len() > KEPT_TOKENS || b.scanned[0].len() + b.scanned[1].len() > KEPT_TOKENS {
+            // Scans hold run-time tokens: they go with the table.
+            b.forget_tokens();
+        }
         Call {
             engine: self.engine,
             syms: Syms {
@@ -119,6 +137,7 @@ impl<'a> Session<'a> {
             pool: &mut b.pool,
             scanned: &mut b.scanned,
             trace_buf: Vec::new(),
+            bytes: &mut b.bytes,
         }
     }
 

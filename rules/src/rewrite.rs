@@ -60,6 +60,8 @@ pub struct Call<'a, 'e> {
     pub scanned: &'a mut [rustc_hash::FxHashMap<Vec<u8>, Vec<Sym>>; 2],
     /// The trace line being built, kept for the next one.
     pub trace_buf: Vec<u8>,
+    /// Byte buffers to reuse (map keys, defaults, class phrases).
+    pub bytes: &'a mut Vec<Vec<u8>>,
 }
 
 impl Call<'_, '_> {
@@ -98,31 +100,52 @@ impl Call<'_, '_> {
         (out, quiet)
     }
 
-    /// A map result or default as tokens, scanned once per call: a scan
-    /// that said nothing is kept and its tokens reused.
-    fn scan_result(&mut self, text: &[u8], table: Table) -> Option<Vec<Sym>> {
+    /// A map result, a default or a `$&x` value as tokens, scanned once
+    /// per call: a scan that said nothing is kept and its tokens reused.
+    /// Appends the tokens to `out`; false when the scan failed.
+    fn scan_result_into(&mut self, text: &[u8], table: Table, out: &mut Vec<Sym>) -> bool {
         let which = usize::from(table == Table::Internal);
         if let Some(t) = self.scanned[which].get(text) {
-            return Some(t.clone());
+            // Only a quiet scan is kept, and a quiet scan is not cut.
+            self.last_cut = false;
+            out.extend_from_slice(t);
+            return true;
         }
-        let (out, quiet) = self.scan_saying(text, table, false);
-        if quiet && let Some(t) = &out {
-            self.scanned[which].insert(text.to_vec(), t.clone());
+        let (scanned, quiet) = self.scan_saying(text, table, false);
+        let Some(t) = scanned else {
+            return false;
+        };
+        out.extend_from_slice(&t);
+        if quiet {
+            self.scanned[which].insert(text.to_vec(), t);
         }
-        out
+        true
     }
 
     /// cataddr(): tokens joined into text, `space` between two atoms
     /// (0 = BlankSub), at most `size - 2` bytes as sendmail's buffer
     /// allows; `external` turns METAQUOTE+c into c.
     pub fn cataddr(&self, toks: &[Sym], space: u8, size: usize, external: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.cataddr_into(toks, space, size, external, &mut out);
+        out
+    }
+
+    /// [`Call::cataddr`] appending to `out`, for callers with a buffer.
+    pub fn cataddr_into(
+        &self,
+        toks: &[Sym],
+        space: u8,
+        size: usize,
+        external: bool,
+        out: &mut Vec<u8>,
+    ) {
         let space = if space == 0 {
             self.engine.rules.space_sub
         } else {
             space
         };
         let tables = &self.engine.rules.tables;
-        let mut out = Vec::new();
         let mut left = size as isize - 2;
         let mut was_atom = false;
         'tokens: for &t in toks {
@@ -155,7 +178,17 @@ impl Call<'_, '_> {
             }
             was_atom = is_atom;
         }
-        out
+    }
+
+    /// A byte buffer from the call's pool, empty.
+    fn take_bytes(&mut self) -> Vec<u8> {
+        let mut b = self.bytes.pop().unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    fn give_bytes(&mut self, b: Vec<u8>) {
+        self.bytes.push(b);
     }
 
     fn trace_line(&mut self, name: &str, what: &str, ws: &[Sym]) {
@@ -221,7 +254,7 @@ impl Call<'_, '_> {
         let mut loopcount = 0usize;
         let mut r = 0usize;
         let mut bindings = [Binding::default(); 10];
-        let mut phrase: Vec<u8> = Vec::new();
+        let mut phrase = self.take_bytes();
         let mut pending: Vec<Vec<u8>> = Vec::new();
         let mut npvp: Vec<Sym> = self.pool.pop().unwrap_or_default();
         let mut have = [0u64; 4];
@@ -384,16 +417,19 @@ impl Call<'_, '_> {
                         let Some(v) = value.filter(|v| !v.is_empty()) else {
                             continue;
                         };
-                        let Some(toks) = self.scan(&v, Table::External, false) else {
+                        let mut toks = self.pool.pop().unwrap_or_default();
+                        toks.clear();
+                        if !self.scan_result_into(&v, Table::External, &mut toks) {
                             return EX_DATAERR;
-                        };
-                        for t in toks {
+                        }
+                        for &t in &toks {
                             note(&mut nhave, &mut nactive, t);
                             npvp.push(t);
                             if npvp.len() >= maxatom {
                                 return self.too_long();
                             }
                         }
+                        self.pool.push(toks);
                     }
                 }
             }
@@ -431,6 +467,7 @@ impl Call<'_, '_> {
         }
         npvp.clear();
         self.pool.push(npvp);
+        self.give_bytes(phrase);
         rstat
     }
 
@@ -579,8 +616,7 @@ impl Call<'_, '_> {
                     } else if phrase_end != avp || phrase_owner != (mlp, m[mlp].first) {
                         phrase_owner = (mlp, m[mlp].first);
                         phrase.clear();
-                        let p = self.cataddr(&ws[m[mlp].first..avp], 0, MAXLINE, true);
-                        phrase.extend_from_slice(&p);
+                        self.cataddr_into(&ws[m[mlp].first..avp], 0, MAXLINE, true, phrase);
                     }
                     if avp > m[mlp].first && self.is_atom(ws[avp - 1]) && self.is_atom(ws[avp]) {
                         phrase.push(self.engine.rules.space_sub);
@@ -661,8 +697,17 @@ impl Call<'_, '_> {
 
     /// wordinclass(cataddr(tokens), class).
     fn in_class(&self, class: usize, toks: &[Sym]) -> bool {
+        let classes = &self.engine.rules.classes;
+        // One token with no quoted byte is its own phrase.
+        if let [t] = toks
+            && let text = self.text(*t)
+            && text.len() < MAXLINE - 2
+            && !text.contains(&meta::METAQUOTE)
+        {
+            return classes.contains(class, text);
+        }
         let phrase = self.cataddr(toks, 0, MAXLINE, true);
-        self.engine.rules.classes.contains(class, &phrase)
+        classes.contains(class, &phrase)
     }
 
     /// The `$[ … $]` and `$( … $)` lookups of a substituted right-hand
@@ -742,7 +787,8 @@ impl Call<'_, '_> {
             let key_end = key_end.unwrap_or(close);
             let key_toks = &v[key_start..key_end];
             let space = map.map_or(0, |m| self.engine.maps.space_sub(m));
-            let mut key = self.cataddr(key_toks, space, MAXKEY, true);
+            let mut key = self.take_bytes();
+            self.cataddr_into(key_toks, space, MAXKEY, true, &mut key);
             let (found, status) = match map {
                 Some(m) => {
                     let engine = self.engine;
@@ -751,35 +797,41 @@ impl Call<'_, '_> {
                 }
                 None => (None, EX_OK),
             };
+            self.give_bytes(key);
             if status == EX_TEMPFAIL {
                 *rstat = EX_TEMPFAIL;
             }
-            let replacement: Vec<Sym> = match (found, default) {
-                (Some(value), _) if value.is_empty() => Vec::new(),
-                (Some(value), _) => match self.scan_result(&value, Table::External) {
-                    Some(t) => t,
-                    None => return Err(EX_DATAERR),
-                },
-                (None, Some((s, e))) => {
-                    let text = self.cataddr(&v[s..e], 0, MAXKEY, false);
-                    if text.is_empty() {
-                        Vec::new()
-                    } else {
-                        match self.scan_result(&text, Table::Internal) {
-                            Some(t) => t,
-                            None => return Err(EX_DATAERR),
-                        }
-                    }
+            let mut replacement = self.pool.pop().unwrap_or_default();
+            replacement.clear();
+            let scanned = match (found, default) {
+                (Some(value), _) if value.is_empty() => true,
+                (Some(value), _) => {
+                    self.scan_result_into(&value, Table::External, &mut replacement)
                 }
-                (None, None) => key_toks.to_vec(),
+                (None, Some((s, e))) => {
+                    let mut text = self.take_bytes();
+                    self.cataddr_into(&v[s..e], 0, MAXKEY, false, &mut text);
+                    let ok = text.is_empty()
+                        || self.scan_result_into(&text, Table::Internal, &mut replacement);
+                    self.give_bytes(text);
+                    ok
+                }
+                (None, None) => {
+                    replacement.extend_from_slice(&v[key_start..key_end]);
+                    true
+                }
             };
+            if !scanned {
+                return Err(EX_DATAERR);
+            }
             let after = if close < v.len() { close + 1 } else { close };
             if i + replacement.len() >= maxatom && !replacement.is_empty() {
                 self.syserr("554 5.3.0 rewrite: expansion too long");
                 return Err(EX_DATAERR);
             }
             let n = replacement.len();
-            v.splice(i..after, replacement);
+            v.splice(i..after, replacement.iter().copied());
+            self.pool.push(replacement);
             i += n;
             if v.len() > maxatom {
                 self.syserr("554 5.3.0 rewrite: expansion too long");

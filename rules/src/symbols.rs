@@ -77,7 +77,7 @@ impl Symbols {
     }
 }
 
-/// Run-time tokens on top of the config's own, for one call.
+/// Run-time tokens on top of the config's own, for one session.
 #[derive(Debug, Default)]
 pub struct Scratch {
     text: Vec<Box<[u8]>>,
@@ -89,7 +89,7 @@ impl Scratch {
     /// Forgets the run-time tokens, keeping the memory. A table that
     /// grew large (a hostile rule) is given back.
     pub fn clear(&mut self) {
-        if self.text.len() > 4096 {
+        if self.text.len() > crate::KEPT_TOKENS {
             *self = Scratch::default();
         } else {
             self.text.clear();

@@ -183,8 +183,22 @@ pub fn parse_source(source: &[u8], fold: bool, nul: bool) -> Vec<(Vec<u8>, Vec<u
 }
 
 /// Every expected key is found with its exact value, `iter()` yields
-/// exactly the expected pairs, and keys next to the real ones are absent.
+/// exactly the expected pairs, and keys next to the real ones are absent;
+/// the same of the file's [`bdb::Index`] (hash files have one).
 pub fn check_map(db: &Db, expected: &[(Vec<u8>, Vec<u8>)]) {
+    let index = bdb::Index::build(db);
+    assert_eq!(index.is_some(), db.kind() == bdb::Kind::Hash, "indexed");
+    if let Some(index) = &index {
+        assert_eq!(index.len(), expected.len(), "keys in the index");
+        for (k, v) in expected {
+            assert_eq!(
+                index.get(k),
+                Some(&v[..]),
+                "index value of {:?}",
+                String::from_utf8_lossy(k)
+            );
+        }
+    }
     let want: BTreeMap<&[u8], &[u8]> = expected.iter().map(|(k, v)| (&k[..], &v[..])).collect();
     assert_eq!(want.len(), expected.len(), "test source has duplicate keys");
     for (k, v) in &want {
@@ -228,6 +242,7 @@ pub fn check_map(db: &Db, expected: &[(Vec<u8>, Vec<u8>)]) {
                     "{:?} is absent",
                     String::from_utf8_lossy(&absent)
                 );
+                assert_eq!(index.as_ref().and_then(|i| i.get(&absent)), None);
             }
         }
     }

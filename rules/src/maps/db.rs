@@ -2,7 +2,9 @@
 //! (`FILE.db`), read by our own reader (the `bdb` crate), never the text
 //! source beside it, since sendmail reads only the database. The file is
 //! opened at the first lookup and again whenever its modification time
-//! moves on, as sendmail does.
+//! moves on, as sendmail does. A hash file is held as a [`bdb::Index`]
+//! (one probe per lookup, the same answers as its pages); a btree file,
+//! or a damaged hash file, is looked up page by page.
 
 use super::{Answer, Class, LookupCx, MapInfo};
 use crate::rewrite::{EX_OK, EX_TEMPFAIL};
@@ -18,8 +20,30 @@ pub struct Db {
     state: Mutex<State>,
 }
 
+/// An opened file, in the form lookups read.
+enum Opened {
+    Index(bdb::Index),
+    Pages(bdb::Db),
+}
+
+impl Opened {
+    fn new(db: bdb::Db) -> Opened {
+        match bdb::Index::build(&db) {
+            Some(index) => Opened::Index(index),
+            None => Opened::Pages(db),
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, bdb::Error> {
+        match self {
+            Opened::Index(index) => Ok(index.get(key).map(<[u8]>::to_vec)),
+            Opened::Pages(db) => db.get(key),
+        }
+    }
+}
+
 struct State {
-    db: Option<bdb::Db>,
+    db: Option<Opened>,
     mtime: Option<SystemTime>,
     /// When the file was last looked at: it is looked at again at most
     /// once a second, not at every lookup (a stat per lookup was most of
@@ -56,7 +80,7 @@ impl Db {
         }
     }
 
-    fn open_file(&self, map: &MapInfo) -> Result<(bdb::Db, Option<SystemTime>), Option<String>> {
+    fn open_file(&self, map: &MapInfo) -> Result<(Opened, Option<SystemTime>), Option<String>> {
         let path = Self::path(map);
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
@@ -76,7 +100,7 @@ impl Db {
             }
         };
         match bdb::Db::open(&path) {
-            Ok(db) => Ok((db, meta.modified().ok())),
+            Ok(db) => Ok((Opened::new(db), meta.modified().ok())),
             Err(_) => Err(Some(format!(
                 "Cannot open {} database {}",
                 self.class,
