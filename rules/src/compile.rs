@@ -68,9 +68,6 @@ pub struct Rule {
     /// that is also the most (no `$*`, `$+` or `$=X`): a quick no.
     pub min_len: usize,
     pub fixed_len: bool,
-    /// Whether the right-hand side has a `$>`, `$[`, `$(` or `$&x`: what
-    /// can make a call or a lookup after substitution.
-    pub rhs_active: bool,
     /// Whether the right-hand side calls a ruleset named in quotes.
     pub quoted_call: bool,
     /// The sides as tokens, for `=S` and traces.
@@ -383,12 +380,6 @@ fn compile_rule(
         needs,
         min_len,
         fixed_len,
-        rhs_active: rhs.iter().any(|t| {
-            matches!(
-                t,
-                Token::Meta(Meta::Call | Meta::HostBegin | Meta::LookupBegin) | Token::Deferred(_)
-            )
-        }),
         quoted_call,
         line,
         lhs_shown: lhs.iter().map(shown).collect(),

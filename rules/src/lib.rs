@@ -47,7 +47,13 @@ pub struct Engine {
     pub maps: Maps,
     /// The mailers, for buildaddr and `/try`.
     pub config: cfparser::Config,
+    /// Unique in the process (from 1), so that buffers kept from a session
+    /// know whether their run-time tokens belong to this engine.
+    id: u64,
 }
+
+/// The last engine number given.
+static ENGINES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Engine {
     /// Compiles a loaded config. The problems are K lines whose class
@@ -59,6 +65,7 @@ impl Engine {
                 rules: Rules::compile(config),
                 maps,
                 config: config.clone(),
+                id: ENGINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
             },
             problems,
         )
@@ -74,7 +81,10 @@ impl Engine {
     pub fn session_with(&self, mut buffers: Buffers) -> Session<'_> {
         // Run-time tokens are numbered after an engine's own, so those of
         // another engine (before a reload) mean nothing here.
-        buffers.forget_tokens();
+        if buffers.engine != self.id {
+            buffers.forget_tokens();
+            buffers.engine = self.id;
+        }
         Session {
             engine: self,
             bufs: buffers,
@@ -93,6 +103,9 @@ pub struct Buffers {
     tokens: prescan::Tokens,
     pool: Vec<Vec<Sym>>,
     bytes: Vec<Vec<u8>>,
+    trace: Vec<u8>,
+    /// The engine whose tokens these are (0: none yet).
+    engine: u64,
     scanned: [rustc_hash::FxHashMap<Vec<u8>, Vec<Sym>>; 2],
 }
 
@@ -121,7 +134,7 @@ impl<'a> Session<'a> {
         'a: 's,
     {
         let b = &mut self.bufs;
-        if b.scratch.len() > KEPT_TOKENS || b.scanned[0].len() + b.scanned[1].len() > KEPT_TOKENS {
+        if b.scratch.is_large() || b.scanned[0].len() + b.scanned[1].len() > KEPT_TOKENS {
             // Scans hold run-time tokens: they go with the table.
             b.forget_tokens();
         }
@@ -136,7 +149,7 @@ impl<'a> Session<'a> {
             last_cut: false,
             pool: &mut b.pool,
             scanned: &mut b.scanned,
-            trace_buf: Vec::new(),
+            trace_buf: &mut b.trace,
             bytes: &mut b.bytes,
         }
     }

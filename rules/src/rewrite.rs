@@ -12,7 +12,7 @@ use crate::env::Env;
 use crate::meta;
 use crate::prescan::{self, MAXATOM, Scan, Table, Tokens};
 use crate::report::{Kind, Message};
-use crate::symbols::{Sym, Syms};
+use crate::symbols::{STARTS_CALL, STARTS_LOOKUP, Sym, Syms};
 
 /// sendmail's exit statuses as the engine returns them.
 pub const EX_OK: i32 = 0;
@@ -59,7 +59,7 @@ pub struct Call<'a, 'e> {
     /// `OK` or `<?>` comes back from lookup after lookup.
     pub scanned: &'a mut [rustc_hash::FxHashMap<Vec<u8>, Vec<Sym>>; 2],
     /// The trace line being built, kept for the next one.
-    pub trace_buf: Vec<u8>,
+    pub trace_buf: &'a mut Vec<u8>,
     /// Byte buffers to reuse (map keys, defaults, class phrases).
     pub bytes: &'a mut Vec<Vec<u8>>,
 }
@@ -192,7 +192,7 @@ impl Call<'_, '_> {
     }
 
     fn trace_line(&mut self, name: &str, what: &str, ws: &[Sym]) {
-        let mut line = std::mem::take(&mut self.trace_buf);
+        let mut line = std::mem::take(self.trace_buf);
         line.clear();
         let n = &name.as_bytes()[..name.len().min(16)];
         line.extend_from_slice(n);
@@ -200,7 +200,7 @@ impl Call<'_, '_> {
         line.extend_from_slice(what.as_bytes());
         self.push_tokens(&mut line, ws);
         self.env.out.trace(&line);
-        self.trace_buf = line;
+        *self.trace_buf = line;
     }
 
     /// printav(): a blank and each token as xputs prints it.
@@ -257,12 +257,10 @@ impl Call<'_, '_> {
         let mut phrase = self.take_bytes();
         let mut pending: Vec<Vec<u8>> = Vec::new();
         let mut npvp: Vec<Sym> = self.pool.pop().unwrap_or_default();
+        // The workspace's literal summary, made again only when a rule
+        // that needs a literal is tried after lookups or calls changed it.
         let mut have = [0u64; 4];
         let mut ws_dirty = true;
-        // Whether the workspace holds a token that starts a call or a
-        // lookup: with none there, and none in a rule's right-hand side,
-        // the result has none to make.
-        let mut ws_active = false;
         while r < rules.len() {
             let rule = &rules[r];
             let rule_index = r;
@@ -290,16 +288,11 @@ impl Call<'_, '_> {
                 ));
                 break;
             }
-            if ws_dirty {
+            if ws_dirty && rule.needs != [0u64; 4] {
                 have = [0u64; 4];
-                ws_active = false;
                 for &t in ws.iter() {
                     let b = (self.syms.fold(t) & 255) as usize;
                     have[b / 64] |= 1 << (b % 64);
-                    ws_active |= matches!(
-                        self.syms.first(t),
-                        meta::CALLSUBR | meta::HOSTBEGIN | meta::LOOKUPBEGIN
-                    );
                 }
                 ws_dirty = false;
             }
@@ -356,7 +349,8 @@ impl Call<'_, '_> {
             // Substitute, noting what the new workspace holds as it is made.
             npvp.clear();
             let mut nhave = [0u64; 4];
-            let mut nactive = false;
+            // Which of calls and lookups the new workspace holds.
+            let mut nactive = 0u8;
             for (k, item) in rhs.iter().enumerate() {
                 // A quoted `$>` name is called below, and sendmail strips
                 // the quotes of the rule's own token when it does: `=S`
@@ -380,15 +374,16 @@ impl Call<'_, '_> {
                             return EX_CONFIG;
                         }
                         let b = bindings[i];
-                        let mut k = b.first as isize;
-                        while k <= b.last {
-                            if npvp.len() >= maxatom {
+                        if b.last >= b.first as isize {
+                            let bound = &ws[b.first..=b.last as usize];
+                            // sendmail stops at the token that would not fit.
+                            if npvp.len() + bound.len() > maxatom {
                                 return self.too_long();
                             }
-                            let t = ws[k as usize];
-                            note(&mut nhave, &mut nactive, t);
-                            npvp.push(t);
-                            k += 1;
+                            for &t in bound {
+                                note(&mut nhave, &mut nactive, t);
+                            }
+                            npvp.extend_from_slice(bound);
                         }
                     }
                     Rhs::Tok(s) => {
@@ -433,14 +428,17 @@ impl Call<'_, '_> {
                     }
                 }
             }
-            let reworked = rule.rhs_active || ws_active;
-            if reworked {
-                // Lookups.
+            // Lookups, then calls (a found value is new text, so calls
+            // are looked for after any lookup).
+            let looked_up = nactive & STARTS_LOOKUP != 0;
+            if looked_up {
                 match self.lookups(&mut npvp, maxatom, &mut rstat) {
                     Ok(()) => {}
                     Err(status) => return status,
                 }
-                // Subroutine calls.
+            }
+            let reworked = looked_up || nactive & STARTS_CALL != 0;
+            if reworked {
                 let status = self.call_subroutines(&mut npvp, reclevel);
                 if rstat == EX_OK || status == EX_TEMPFAIL {
                     rstat = status;
@@ -451,7 +449,7 @@ impl Call<'_, '_> {
                 ws_dirty = true;
             } else {
                 have = nhave;
-                ws_active = nactive;
+                ws_dirty = false;
             }
             if debug >= 4 {
                 let mut l = b"rewritten as:".to_vec();
@@ -527,6 +525,17 @@ impl Call<'_, '_> {
                             step = Step::Backup;
                             continue;
                         }
+                        Pat::OneOrMore if rvp + 1 == lhs.len() => {
+                            // Last in the pattern: sendmail grows it to the
+                            // end of the workspace one token at a time.
+                            m[mlp] = Binding {
+                                pattern: rvp,
+                                first: avp,
+                                last: n as isize - 1,
+                            };
+                            avp = n;
+                            mlp += 1;
+                        }
                         Pat::NotClass(_) | Pat::One | Pat::OneOrMore => {
                             m[mlp] = Binding {
                                 pattern: rvp,
@@ -538,11 +547,12 @@ impl Call<'_, '_> {
                         }
                         Pat::ZeroOrMore => {
                             // sendmail would grow this binding one token
-                            // at a time while the literal after it fails;
-                            // going straight to the literal's next place
-                            // gives the same binding.
+                            // at a time while the literal after it fails
+                            // (or, last in the pattern, to the end);
+                            // going straight there gives the same binding.
                             let stop = match lhs.get(rvp + 1) {
                                 Some(Pat::Lit(f)) => self.next_literal(ws, avp, *f),
+                                None => n,
                                 _ => avp,
                             };
                             m[mlp] = Binding {
@@ -652,6 +662,7 @@ impl Call<'_, '_> {
                             Pat::OneOrMore | Pat::ZeroOrMore => {
                                 let stop = match lhs.get(rvp + 1) {
                                     Some(Pat::Lit(f)) => self.next_literal(ws, avp + 1, *f),
+                                    None => n,
                                     _ => avp + 1,
                                 };
                                 m[mlp].last = stop as isize - 1;
@@ -917,13 +928,10 @@ impl Call<'_, '_> {
 /// Notes a token in a workspace's literal summary, and whether it starts
 /// a call or a lookup.
 #[inline]
-fn note(have: &mut [u64; 4], active: &mut bool, t: Sym) {
+fn note(have: &mut [u64; 4], active: &mut u8, t: Sym) {
     let b = (t.fold & 255) as usize;
     have[b / 64] |= 1 << (b % 64);
-    *active |= matches!(
-        t.first,
-        meta::CALLSUBR | meta::HOSTBEGIN | meta::LOOKUPBEGIN
-    );
+    *active |= t.starts;
 }
 
 /// A token's bytes as cataddr's external form copies them (METAQUOTE
@@ -941,17 +949,25 @@ fn push_external(out: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
-/// stripquotes(): every unescaped `"` removed, and each `\` escape made
+/// stripquotes(): every unescaped `"` removed, and each `\\` escape made
 /// the character it escapes.
 pub fn strip_quotes(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
+    let mut out = s.to_vec();
+    strip_quotes_in_place(&mut out);
+    out
+}
+
+/// [`strip_quotes`] on a buffer, which only shrinks.
+pub fn strip_quotes_in_place(v: &mut Vec<u8>) {
+    let mut w = 0;
     let mut i = 0;
-    while i < s.len() {
-        let c = s[i];
+    while i < v.len() {
+        let c = v[i];
         i += 1;
         if c == b'\\' {
-            if i < s.len() {
-                out.push(s[i]);
+            if i < v.len() {
+                v[w] = v[i];
+                w += 1;
                 i += 1;
             }
             continue;
@@ -959,7 +975,8 @@ pub fn strip_quotes(s: &[u8]) -> Vec<u8> {
         if c == b'"' {
             continue;
         }
-        out.push(c);
+        v[w] = c;
+        w += 1;
     }
-    out
+    v.truncate(w);
 }

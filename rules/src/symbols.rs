@@ -5,9 +5,9 @@
 //! case-insensitive match comes for free.
 //!
 //! Tokens that only arrive at run time (an address, a map result) are
-//! numbered in a [`Scratch`] table that lives for one top-level call and
-//! is cleared, not freed, after it: a long-running daemon does not grow
-//! its shared table with every address it sees.
+//! numbered in a [`Scratch`] table of one session, cleared (not freed)
+//! when it holds more than [`crate::KEPT_TOKENS`]: a long-running daemon
+//! does not grow its shared table with every address it sees.
 
 use rustc_hash::FxHashMap;
 
@@ -22,6 +22,22 @@ pub struct Sym {
     pub first: u8,
     /// Whether every byte is printable ASCII: the token prints as it is.
     pub plain: bool,
+    /// [`STARTS_CALL`] or [`STARTS_LOOKUP`] when the token begins one.
+    pub starts: u8,
+}
+
+/// A token that begins a `$>` call.
+pub const STARTS_CALL: u8 = 1;
+/// A token that begins a `$[` or `$(` lookup.
+pub const STARTS_LOOKUP: u8 = 2;
+
+/// What a token whose first byte is `first` begins.
+fn starts(first: u8) -> u8 {
+    match first {
+        crate::meta::CALLSUBR => STARTS_CALL,
+        crate::meta::HOSTBEGIN | crate::meta::LOOKUPBEGIN => STARTS_LOOKUP,
+        _ => 0,
+    }
 }
 
 /// The config's own tokens; frozen once compiled.
@@ -69,6 +85,7 @@ impl Symbols {
             fold,
             first: t.first().copied().unwrap_or(0),
             plain: t.iter().all(|c| (0x20..0x7f).contains(c)),
+            starts: starts(t.first().copied().unwrap_or(0)),
         };
         self.text.push(t.into());
         self.syms.push(sym);
@@ -89,13 +106,18 @@ impl Scratch {
     /// Forgets the run-time tokens, keeping the memory. A table that
     /// grew large (a hostile rule) is given back.
     pub fn clear(&mut self) {
-        if self.text.len() > crate::KEPT_TOKENS {
+        if self.is_large() {
             *self = Scratch::default();
         } else {
             self.text.clear();
             self.syms.clear();
             self.index.clear();
         }
+    }
+
+    /// More tokens than a session keeps.
+    pub fn is_large(&self) -> bool {
+        self.text.len() > crate::KEPT_TOKENS
     }
 
     pub fn len(&self) -> usize {
@@ -135,6 +157,7 @@ impl Syms<'_> {
             fold,
             first: t.first().copied().unwrap_or(0),
             plain: t.iter().all(|c| (0x20..0x7f).contains(c)),
+            starts: starts(t.first().copied().unwrap_or(0)),
         };
         self.local.text.push(t.into());
         self.local.syms.push(sym);

@@ -60,6 +60,8 @@ pub struct TestMode<'r> {
     pub debug: u8,
     /// The engine's buffers, kept warm from line to line.
     buffers: Option<crate::Buffers>,
+    /// The tokens of the address a ruleset line is on, kept for the next.
+    tokens: prescan::Tokens,
 }
 
 impl<'r> TestMode<'r> {
@@ -76,6 +78,7 @@ impl<'r> TestMode<'r> {
             help_file,
             debug: 0,
             buffers: None,
+            tokens: prescan::Tokens::default(),
         }
     }
 
@@ -630,13 +633,18 @@ impl<'r> TestMode<'r> {
         };
         let mut pos = 0usize;
         loop {
-            let rest = addrs[pos..].to_vec();
             let mut scan = Scan::new(table);
             scan.delim = b',';
             let engine = &self.engine;
-            let mut toks = prescan::Tokens::default();
+            let mut toks = std::mem::take(&mut self.tokens);
             let mut pmsgs = Vec::new();
-            let r = prescan::prescan(&engine.rules.tables, &rest, scan, &mut toks, &mut pmsgs);
+            let r = prescan::prescan(
+                &engine.rules.tables,
+                &addrs[pos..],
+                scan,
+                &mut toks,
+                &mut pmsgs,
+            );
             {
                 let mut printer = Printer {
                     w: out,
@@ -648,7 +656,7 @@ impl<'r> TestMode<'r> {
             }
             let delim = pos + r.end;
             if r.ok {
-                let list = list.clone();
+                let list = &list;
                 self.with_call(out, |call| -> std::io::Result<()> {
                     let mut ws: Vec<_> = toks.iter().map(|t| call.syms.intern(t)).collect();
                     let mut p = 0usize;
@@ -680,6 +688,7 @@ impl<'r> TestMode<'r> {
                     Ok(())
                 })?;
             }
+            self.tokens = toks;
             if delim >= addrs.len() {
                 break;
             }

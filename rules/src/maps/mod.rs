@@ -16,7 +16,7 @@ pub use simple::passwd_ids;
 
 use crate::env::Env;
 use crate::report::{Kind, Message};
-use crate::rewrite::{EX_OK, EX_TEMPFAIL, strip_quotes};
+use crate::rewrite::{EX_OK, EX_TEMPFAIL, strip_quotes_in_place};
 use cfparser::Config;
 use cfparser::model::MapDecl;
 use rustc_hash::FxHashMap;
@@ -382,7 +382,7 @@ impl Maps {
             return (None, EX_TEMPFAIL);
         }
         if !info.flags.keep_quotes && key.iter().any(|&c| c == b'"' || c == b'\\') {
-            *key = strip_quotes(key);
+            strip_quotes_in_place(key);
         }
         let (value, status) = self.class_lookup(i, key, args, env);
         let mut rstat = EX_OK;
