@@ -147,7 +147,7 @@ pub fn crackaddr(addr: &[u8], must_quote: &[u8], colon_ok: bool) -> Vec<u8> {
                         append!(b'"');
                         p = back_over_blanks(addr, start, p - 1);
                     }
-                    for &q in &addr[addrhead..p] {
+                    for &q in copied(addr, addrhead, p) {
                         if quoteit && q == b'"' {
                             append!(b'\\');
                         }
@@ -205,7 +205,7 @@ pub fn crackaddr(addr: &[u8], must_quote: &[u8], colon_ok: bool) -> Vec<u8> {
                     append!(b'"');
                     p = back_over_blanks(addr, start, p - 1);
                 }
-                for &q in &addr[addrhead..p] {
+                for &q in copied(addr, addrhead, p) {
                     if quoteit && q == b'"' {
                         append!(b'\\');
                     }
@@ -279,6 +279,12 @@ pub fn crackaddr(addr: &[u8], must_quote: &[u8], colon_ok: bool) -> Vec<u8> {
     if buf.len() < bufend { buf } else { punt() }
 }
 
+/// sendmail's `for (q = addrhead; q < p; )`: nothing when backing over
+/// the blanks left `p` at or before `addrhead`.
+fn copied(addr: &[u8], addrhead: usize, p: usize) -> &[u8] {
+    &addr[addrhead.min(p)..p]
+}
+
 /// From `at` (the `<` or `:`), back over it and the blanks before it: the
 /// place just after the last other character, as sendmail's
 /// `--p; while (p > addr && isspace(*--p)); p++` leaves it.
@@ -320,6 +326,17 @@ mod tests {
         assert_eq!(
             shown("undisclosed-recipients:;"),
             "undisclosed-recipients:;$g"
+        );
+    }
+
+    #[test]
+    fn a_phrase_backed_over_to_nothing_copies_nothing() {
+        // Found by the testmode fuzzer: the blanks before the second `<`
+        // run back past the group's start. sendmail prints these.
+        assert_eq!(shown("a <>: <"), "a <>: \"\" <>");
+        assert_eq!(
+            crackaddr(b"<>:\r<", b"@,;:\\()[].'", false),
+            b"<>:\r\"\"\r<>"
         );
     }
 }
