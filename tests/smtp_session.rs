@@ -288,7 +288,34 @@ fn protocol_errors_and_sequence() {
     expect!(c.cmd("DATA"), "503 5.0.0");
     expect!(c.cmd("RSET"), "250 2.0.0");
     expect!(c.cmd("XYZZY"), "500 5.5.1");
-    expect!(c.cmd("HELP"), "214");
+    // The development config names no HelpFile: sendmail's answer then.
+    expect!(c.cmd("HELP"), "502 5.3.0");
+}
+
+#[test]
+fn help_comes_from_the_help_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("helpfile");
+    std::fs::write(
+        &file,
+        "#vers\t2\nsmtp\tThis is $j\nsmtp\tTopics: HELO MAIL\nmail\tMAIL FROM: <sender>\n",
+    )
+    .unwrap();
+    let d = Daemon::start(&[&format!("HelpFile={}", file.display())]);
+    let mut c = Client::connect(d.port);
+    let greeting = c.reply();
+    let host = greeting.split_whitespace().nth(1).unwrap().to_string();
+    assert_eq!(
+        c.cmd("HELP"),
+        format!(
+            "214-2.0.0 This is {host}\r\n214-2.0.0 Topics: HELO MAIL\r\n214 2.0.0 End of HELP info\r\n"
+        )
+    );
+    assert_eq!(
+        c.cmd("HELP Mail"),
+        "214-2.0.0 MAIL FROM: <sender>\r\n214 2.0.0 End of HELP info\r\n"
+    );
+    expect!(c.cmd("HELP quux"), "504 5.3.0 HELP topic \"quux\" unknown");
 }
 
 #[test]

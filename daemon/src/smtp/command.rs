@@ -1,22 +1,18 @@
 //! SMTP command lines into commands: the verb, its argument, and for MAIL
 //! and RCPT the path and the ESMTP parameters.
 
-/// One ESMTP parameter: `SIZE=1000`, `BODY=8BITMIME`, `SMTPUTF8`.
-pub type Param = (String, Option<String>);
+use super::params::{self, Param};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Helo(String),
     Ehlo(String),
-    /// MAIL FROM:<path> params; the path is what was between the brackets.
-    Mail {
-        path: String,
-        params: Vec<Param>,
-    },
-    Rcpt {
-        path: String,
-        params: Vec<Param>,
-    },
+    /// MAIL and its argument (`FROM:<path> params`), read by [`path_arg`]
+    /// once the session's state allows a MAIL: sendmail checks the order
+    /// of commands before their syntax.
+    Mail(String),
+    /// RCPT and its argument (`TO:<path> params`).
+    Rcpt(String),
     Data,
     Rset,
     Noop,
@@ -31,7 +27,7 @@ pub enum Command {
     Http,
     /// A verb mtad does not know.
     Unknown(String),
-    /// A known verb with a malformed argument; the text says what is wrong.
+    /// A known verb with a malformed argument: the whole reply.
     Syntax(&'static str),
 }
 
@@ -50,35 +46,34 @@ pub fn parse(line: &[u8]) -> Command {
     let upper = verb.to_ascii_uppercase();
     match upper.as_str() {
         "HELO" | "EHLO" => {
+            // The whole argument is the name: `EHLO a b` is an invalid
+            // name, as in sendmail, not `a`.
             if arg.is_empty() {
-                return Command::Syntax("requires domain address");
+                return Command::Syntax(if upper == "HELO" {
+                    "501 5.0.0 HELO requires domain address"
+                } else {
+                    "501 5.0.0 EHLO requires domain address"
+                });
             }
-            let name = arg.split_whitespace().next().unwrap_or("").to_string();
             if upper == "HELO" {
-                Command::Helo(name)
+                Command::Helo(arg.to_string())
             } else {
-                Command::Ehlo(name)
+                Command::Ehlo(arg.to_string())
             }
         }
-        "MAIL" => match path_arg(arg, "FROM:") {
-            Ok((path, params)) => Command::Mail { path, params },
-            Err(e) => Command::Syntax(e),
-        },
-        "RCPT" => match path_arg(arg, "TO:") {
-            Ok((path, params)) => Command::Rcpt { path, params },
-            Err(e) => Command::Syntax(e),
-        },
-        "DATA" if arg.is_empty() => Command::Data,
-        "RSET" if arg.is_empty() => Command::Rset,
+        "MAIL" => Command::Mail(arg.to_string()),
+        "RCPT" => Command::Rcpt(arg.to_string()),
+        // sendmail ignores what follows these.
+        "DATA" => Command::Data,
+        "RSET" => Command::Rset,
         "NOOP" => Command::Noop,
-        "QUIT" if arg.is_empty() => Command::Quit,
-        "DATA" | "RSET" | "QUIT" => Command::Syntax("takes no argument"),
+        "QUIT" => Command::Quit,
         "HELP" => Command::Help(arg.to_string()),
         "VRFY" => Command::Vrfy(arg.to_string()),
         "EXPN" => Command::Expn(arg.to_string()),
         "ETRN" => Command::Etrn(arg.to_string()),
         "STARTTLS" if arg.is_empty() => Command::StartTls,
-        "STARTTLS" => Command::Syntax("takes no argument"),
+        "STARTTLS" => Command::Syntax("501 5.5.2 Syntax error (no parameters allowed)"),
         "VERB" => Command::Verb,
         v if HTTP_VERBS.contains(&v) => Command::Http,
         _ if upper.ends_with(':') && (upper == "HOST:" || upper == "USER-AGENT:") => Command::Http,
@@ -86,18 +81,52 @@ pub fn parse(line: &[u8]) -> Command {
     }
 }
 
-/// `FROM:<path> PARAM=VALUE ...`; spaces after the colon are tolerated as
-/// in sendmail, a path without brackets is taken up to the first space.
-fn path_arg(arg: &str, keyword: &str) -> Result<(String, Vec<Param>), &'static str> {
-    let Some(head) = arg.get(..keyword.len()) else {
-        return Err("syntax error in parameters");
+/// A MAIL or RCPT argument that is not `WORD: something`: the whole reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadArgument(pub String);
+
+/// sendmail's skipword(): the argument must be `keyword` (any case), then
+/// `:` (blanks allowed before and after it), then something. Otherwise the
+/// reply names the word as it was typed: `MAIL FROM:` gets `501 5.5.2
+/// Syntax error in parameters scanning "FROM"`, `MAIL` alone `... ""`.
+/// What follows the colon is returned.
+fn skip_word<'a>(arg: &'a str, keyword: &str) -> Result<&'a str, BadArgument> {
+    let arg = arg.trim_start_matches(is_blank);
+    let end = arg
+        .find(|c: char| c == ':' || is_blank(c))
+        .unwrap_or(arg.len());
+    let word = &arg[..end];
+    let syntax = || {
+        let shown = rules::report::shorten(word.as_bytes());
+        BadArgument(format!(
+            "501 5.5.2 Syntax error in parameters scanning \"{}\"",
+            String::from_utf8_lossy(&shown)
+        ))
     };
-    if !head.eq_ignore_ascii_case(keyword) {
-        return Err("syntax error in parameters");
+    let after = arg[end..].trim_start_matches(is_blank);
+    let Some(rest) = after.strip_prefix(':') else {
+        return Err(syntax());
+    };
+    let rest = rest.trim_start_matches(is_blank);
+    if rest.is_empty() || !word.eq_ignore_ascii_case(keyword) {
+        return Err(syntax());
     }
-    let rest = arg[keyword.len()..].trim_start();
+    Ok(rest)
+}
+
+/// isspace() in the C locale.
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// `FROM:<path> PARAM=VALUE ...` (`keyword` is `from` or `to`): the path,
+/// what was between the brackets, or without brackets up to the first
+/// space; and the ESMTP parameters.
+pub fn path_arg(arg: &str, keyword: &str) -> Result<(String, Vec<Param>), BadArgument> {
+    let rest = skip_word(arg, keyword)?;
+    let bad = |what: &str| BadArgument(format!("501 5.5.2 Syntax error: {what}"));
     let (path, params) = if let Some(inner) = rest.strip_prefix('<') {
-        let end = closing_bracket(inner).ok_or("unbalanced '<'")?;
+        let end = closing_bracket(inner).ok_or_else(|| bad("unbalanced '<'"))?;
         (&inner[..end], &inner[end + 1..])
     } else {
         match rest.find(' ') {
@@ -106,15 +135,9 @@ fn path_arg(arg: &str, keyword: &str) -> Result<(String, Vec<Param>), &'static s
         }
     };
     if !params.is_empty() && !params.starts_with(' ') {
-        return Err("syntax error after the address");
+        return Err(bad("syntax error after the address"));
     }
-    let params = params
-        .split_whitespace()
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k.to_ascii_uppercase(), Some(v.to_string())),
-            None => (p.to_ascii_uppercase(), None),
-        })
-        .collect();
+    let params = params::split(params);
     Ok((path.to_string(), params))
 }
 
@@ -147,39 +170,64 @@ mod tests {
             parse(b"ehlo client.example"),
             Command::Ehlo("client.example".into())
         );
-        assert_eq!(parse(b"HELO"), Command::Syntax("requires domain address"));
         assert_eq!(
-            parse(b"MAIL FROM:<a@b.example> SIZE=1000 BODY=8bitmime"),
-            Command::Mail {
-                path: "a@b.example".into(),
-                params: vec![
+            parse(b"HELO"),
+            Command::Syntax("501 5.0.0 HELO requires domain address")
+        );
+        assert_eq!(parse(b"EHLO a b"), Command::Ehlo("a b".into()));
+        assert_eq!(
+            parse(b"MAIL FROM:<a@b.example> SIZE=1000"),
+            Command::Mail("FROM:<a@b.example> SIZE=1000".into())
+        );
+        assert_eq!(parse(b"RCPT"), Command::Rcpt("".into()));
+        assert_eq!(parse(b"DATA"), Command::Data);
+        assert_eq!(parse(b"DATA x"), Command::Data);
+        assert_eq!(parse(b"XYZZY"), Command::Unknown("XYZZY".into()));
+    }
+
+    #[test]
+    fn paths_and_parameters() {
+        assert_eq!(
+            path_arg("FROM:<a@b.example> SIZE=1000 BODY=8bitmime", "from"),
+            Ok((
+                "a@b.example".into(),
+                vec![
                     ("SIZE".into(), Some("1000".into())),
                     ("BODY".into(), Some("8bitmime".into()))
                 ]
-            }
+            ))
         );
+        assert_eq!(path_arg("from: <>", "from"), Ok(("".into(), vec![])));
+        assert_eq!(path_arg("FROM : <>", "from"), Ok(("".into(), vec![])));
         assert_eq!(
-            parse(b"mail from: <>"),
-            Command::Mail {
-                path: "".into(),
-                params: vec![]
-            }
+            path_arg("TO:<\"a>b\"@c.example> NOTIFY=NEVER", "to"),
+            Ok((
+                "\"a>b\"@c.example".into(),
+                vec![("NOTIFY".into(), Some("NEVER".into()))]
+            ))
         );
+        let err = |a: &str, k: &str| path_arg(a, k).unwrap_err().0;
         assert_eq!(
-            parse(b"RCPT TO:<\"a>b\"@c.example> NOTIFY=NEVER"),
-            Command::Rcpt {
-                path: "\"a>b\"@c.example".into(),
-                params: vec![("NOTIFY".into(), Some("NEVER".into()))]
-            }
+            err("TO:<a@b", "to"),
+            "501 5.5.2 Syntax error: unbalanced '<'"
         );
-        assert_eq!(parse(b"RCPT TO:<a@b"), Command::Syntax("unbalanced '<'"));
-        assert_eq!(
-            parse(b"RCPT FROM:<a@b>"),
-            Command::Syntax("syntax error in parameters")
-        );
-        assert_eq!(parse(b"DATA"), Command::Data);
-        assert_eq!(parse(b"DATA x"), Command::Syntax("takes no argument"));
-        assert_eq!(parse(b"XYZZY"), Command::Unknown("XYZZY".into()));
+    }
+
+    #[test]
+    fn skipword_replies_name_the_word_typed() {
+        let err = |a: &str, k: &str| path_arg(a, k).unwrap_err().0;
+        let scanning = |w: &str| format!("501 5.5.2 Syntax error in parameters scanning \"{w}\"");
+        assert_eq!(err("FROM:", "from"), scanning("FROM"));
+        assert_eq!(err("from:   ", "from"), scanning("from"));
+        assert_eq!(err("", "from"), scanning(""));
+        assert_eq!(err("FROM", "from"), scanning("FROM"));
+        assert_eq!(err("TO:<a@b>", "from"), scanning("TO"));
+        assert_eq!(err("FROM:<a@b>", "to"), scanning("FROM"));
+        assert_eq!(err("FROM<a@b>", "from"), scanning("FROM<a@b>"));
+        // sendmail's shortenstring: a long word keeps its two ends.
+        let long = "x".repeat(300);
+        let shown = format!("{}...{}", "x".repeat(100), "x".repeat(100));
+        assert_eq!(err(&long, "from"), scanning(&shown));
     }
 
     #[test]

@@ -4,5 +4,7 @@
 pub mod address;
 pub mod command;
 pub mod data;
+pub mod help;
+pub mod params;
 pub mod reader;
 pub mod session;

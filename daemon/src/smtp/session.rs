@@ -9,8 +9,10 @@
 //! CRLF.CRLF.
 
 use super::address::{self, Path};
-use super::command::{self, Command, Param};
+use super::command::{self, Command};
 use super::data::{self, DataOutcome};
+use super::help;
+use super::params;
 use super::reader::{LineReader, ReadError};
 use crate::aliases::Target;
 use crate::clock;
@@ -254,8 +256,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         match cmd {
             Command::Helo(name) => self.helo(name, false).await,
             Command::Ehlo(name) => self.helo(name, true).await,
-            Command::Mail { path, params } => self.mail(&path, &params).await,
-            Command::Rcpt { path, params } => self.rcpt(&path, &params).await,
+            Command::Mail(arg) => self.mail(&arg).await,
+            Command::Rcpt(arg) => self.rcpt(&arg).await,
             Command::Data => self.data().await,
             Command::Rset => {
                 self.tx = Transaction::default();
@@ -272,12 +274,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     .await;
                 Next::Close
             }
-            Command::Help(_) => {
-                self.reply("214-2.0.0 This is mtad, a mail transfer agent")
-                    .await;
-                self.reply("214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY EXPN VERB ETRN STARTTLS")
-                    .await;
-                self.reply("214 2.0.0 End of HELP info").await;
+            Command::Help(topic) => {
+                let file = self
+                    .shared
+                    .config
+                    .text("HelpFile")
+                    .map(std::path::PathBuf::from);
+                let expand = |line: &str| match cfparser::template::parse(line) {
+                    Ok(t) => self.expand(&t),
+                    Err(_) => line.to_string(),
+                };
+                let lines =
+                    help::reply(file.as_deref(), &topic, &expand, env!("CARGO_PKG_VERSION"));
+                for line in lines {
+                    self.reply(&line).await;
+                }
                 Next::Continue
             }
             Command::Vrfy(arg) => self.vrfy(&arg, false).await,
@@ -302,7 +313,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 self.bad(&format!("500 5.5.1 Command unrecognized: \"{shown}\""))
                     .await
             }
-            Command::Syntax(what) => self.bad(&format!("501 5.5.2 Syntax error: {what}")).await,
+            Command::Syntax(reply) => self.bad(reply).await,
         }
     }
 
@@ -362,9 +373,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if self.tls.is_some() {
             return self.bad("503 5.5.0 TLS already active").await;
         }
+        // sendmail's texts: a server without a usable certificate, then a
+        // transaction already open.
         if self.shared.tls.is_none() {
+            return self.bad("454 4.3.3 TLS not available after start").await;
+        }
+        if self.tx.sender.is_some() {
             return self
-                .bad("502 5.5.1 STARTTLS not available: no certificate configured")
+                .bad("503 5.5.0 TLS not permitted during a mail transaction")
                 .await;
         }
         self.reply("220 2.0.0 Ready to start TLS").await;
@@ -373,13 +389,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     // ---------------------------------------------------------------- MAIL
 
-    async fn mail(&mut self, path: &str, params: &[Param]) -> Next {
+    async fn mail(&mut self, arg: &str) -> Next {
         if self.helo.is_none() && self.shared.settings.privacy.has("needmailhelo") {
             return self.bad("503 5.0.0 Polite people say HELO first").await;
         }
         if self.tx.sender.is_some() {
             return self.bad("503 5.5.0 Sender already specified").await;
         }
+        let (path, params) = match command::path_arg(arg, "from") {
+            Ok(p) => p,
+            Err(e) => return self.bad(&e.0).await,
+        };
+        let (path, params) = (path.as_str(), params.as_slice());
         let sender = match address::parse_path(path) {
             Ok(Path::Null) => String::new(),
             Ok(Path::Mailbox(m)) => m.to_addr(),
@@ -389,37 +410,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     .await;
             }
         };
-        let mut tx = Transaction::default();
-        for (key, value) in params {
-            let v = value.as_deref();
-            match (key.as_str(), v) {
-                ("SIZE", Some(v)) => match v.parse::<u64>() {
-                    Ok(n) => tx.size = Some(n),
-                    Err(_) => return self.bad("501 5.5.4 Syntax error in SIZE parameter").await,
-                },
-                ("BODY", Some(v))
-                    if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") =>
-                {
-                    tx.body_type = Some(v.to_ascii_uppercase())
-                }
-                ("BODY", _) => return self.bad("501 5.5.4 Unknown BODY type").await,
-                ("RET", Some(v))
-                    if v.eq_ignore_ascii_case("FULL") || v.eq_ignore_ascii_case("HDRS") =>
-                {
-                    tx.ret = Some(v.to_ascii_uppercase())
-                }
-                ("RET", _) => return self.bad("501 5.5.4 Bad argument for RET").await,
-                ("ENVID", Some(v)) if valid_xtext(v) && v.len() <= 100 => {
-                    tx.envid = Some(v.to_string())
-                }
-                ("ENVID", _) => {
-                    return self
-                        .bad("501 5.5.4 Syntax error in ENVID parameter value")
-                        .await;
-                }
-                _ => return self.bad(&unknown_parameter(key)).await,
-            }
-        }
+        let no_receipts = self.shared.settings.privacy.has("noreceipts");
+        let asked = match params::mail(params, no_receipts) {
+            Ok(m) => m,
+            Err(e) => return self.bad(&e.0).await,
+        };
+        let mut tx = Transaction {
+            size: asked.size,
+            body_type: asked.body_type,
+            ret: asked.ret,
+            envid: asked.envid,
+            ..Transaction::default()
+        };
         let s = &self.shared.settings;
         let max = s.size_limit();
         if let Some(size) = tx.size
@@ -448,10 +450,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     // ---------------------------------------------------------------- RCPT
 
-    async fn rcpt(&mut self, path: &str, params: &[Param]) -> Next {
+    async fn rcpt(&mut self, arg: &str) -> Next {
         if self.tx.sender.is_none() {
             return self.bad("503 5.0.0 Need MAIL before RCPT").await;
         }
+        let (path, params) = match command::path_arg(arg, "to") {
+            Ok(p) => p,
+            Err(e) => return self.bad(&e.0).await,
+        };
+        let (path, params) = (path.as_str(), params.as_slice());
         let mailbox = match address::parse_path(path) {
             Ok(Path::Mailbox(m)) => m,
             Ok(Path::Null) => return self.bad("553 5.0.0 <>... User address required").await,
@@ -462,21 +469,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         };
         let shown = format!("<{}>", clean(&mailbox.to_addr()));
-        let mut notify = None;
-        let mut orcpt = None;
-        for (key, value) in params {
-            match (key.as_str(), value.as_deref()) {
-                ("NOTIFY", Some(v)) if valid_notify(v) => notify = Some(v.to_ascii_uppercase()),
-                ("NOTIFY", _) => return self.bad("501 5.5.4 Bad argument for NOTIFY").await,
-                ("ORCPT", Some(v)) if valid_orcpt(v) => orcpt = Some(v.to_string()),
-                ("ORCPT", _) => {
-                    return self
-                        .bad("501 5.5.4 Syntax error in ORCPT parameter value")
-                        .await;
-                }
-                _ => return self.bad(&unknown_parameter(key)).await,
-            }
-        }
+        let no_receipts = self.shared.settings.privacy.has("noreceipts");
+        let params::Rcpt { notify, orcpt } = match params::rcpt(params, no_receipts) {
+            Ok(r) => r,
+            Err(e) => return self.bad(&e.0).await,
+        };
         if let Some(max) = self.shared.settings.max_recipients
             && self.tx.recipients.len() >= max
         {
@@ -700,7 +697,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         let arg = arg.trim();
         if arg.is_empty() {
-            return self.bad("501 5.5.2 Parameter required").await;
+            return self.bad("500 5.5.2 Parameter required").await;
         }
         if let Some(group) = arg.strip_prefix('#') {
             return self
@@ -954,11 +951,6 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
 
 /// The reply to an ESMTP parameter mtad does not take (RFC 5321 4.1.1.11:
 /// 555), naming it without control characters.
-fn unknown_parameter(key: &str) -> String {
-    let k: String = key.chars().filter(|c| !c.is_control()).take(20).collect();
-    format!("555 5.5.4 {k} parameter unrecognized")
-}
-
 /// A HELO/EHLO name: a domain or an address literal, printable ASCII.
 fn valid_helo(name: &str) -> bool {
     !name.is_empty()
@@ -966,53 +958,6 @@ fn valid_helo(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b))
-}
-
-/// xtext (RFC 3461 4): printable ASCII except `+` and `=` unless encoded.
-fn valid_xtext(v: &str) -> bool {
-    let b = v.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => {
-                if i + 2 >= b.len() {
-                    return false;
-                }
-                if !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
-                    return false;
-                }
-                i += 3;
-            }
-            c if (33..=126).contains(&c) && c != b'=' => i += 1,
-            _ => return false,
-        }
-    }
-    true
-}
-
-/// NOTIFY=NEVER, or any of SUCCESS, FAILURE, DELAY.
-fn valid_notify(v: &str) -> bool {
-    let items: Vec<String> = v.split(',').map(str::to_ascii_uppercase).collect();
-    if items.iter().any(|i| i == "NEVER") {
-        return items.len() == 1;
-    }
-    items
-        .iter()
-        .all(|i| matches!(i.as_str(), "SUCCESS" | "FAILURE" | "DELAY"))
-}
-
-/// ORCPT=addr-type;xtext.
-fn valid_orcpt(v: &str) -> bool {
-    match v.split_once(';') {
-        Some((kind, addr)) => {
-            !kind.is_empty()
-                && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !addr.is_empty()
-                && valid_xtext(addr)
-                && v.len() <= 500
-        }
-        None => false,
-    }
 }
 
 /// Client text shown in a reply: no control characters, bounded.
@@ -1050,19 +995,6 @@ fn message_id(headers: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dsn_parameters() {
-        assert!(valid_notify("NEVER"));
-        assert!(valid_notify("success,failure"));
-        assert!(!valid_notify("NEVER,SUCCESS"));
-        assert!(!valid_notify("SOMETIMES"));
-        assert!(valid_xtext("abc+2Bdef"));
-        assert!(!valid_xtext("abc+2"));
-        assert!(!valid_xtext("a=b"));
-        assert!(valid_orcpt("rfc822;user@example.org"));
-        assert!(!valid_orcpt("user@example.org"));
-    }
 
     #[test]
     fn helo_names() {
