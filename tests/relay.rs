@@ -31,6 +31,11 @@ struct Setup {
 /// None (with a note) where dnsmasq is missing: tests/run installs it
 /// when run as root, as CI does.
 fn start() -> Option<Setup> {
+    start_with(&[])
+}
+
+/// As [`start`], with more -O options or arguments for mtad.
+fn start_with(extra: &[&str]) -> Option<Setup> {
     if dnsmasq_binary().is_none() {
         assert!(
             !nix::unistd::geteuid().is_root(),
@@ -80,15 +85,16 @@ fn start() -> Option<Setup> {
     )
     .unwrap();
     let cf = site_config(dir.path(), "relay-e2e", &mc);
-    let daemon = Daemon::start_with(
-        &cf,
-        &[
-            "DeliveryMode=background",
-            &format!("Mtad.MailSpoolDirectory={}", spool.display()),
-            &format!("Mtad.Nameservers=127.0.0.1:{dns_port}"),
-            "PrivacyOptions=public",
-        ],
-    );
+    let spool_option = format!("Mtad.MailSpoolDirectory={}", spool.display());
+    let dns_option = format!("Mtad.Nameservers=127.0.0.1:{dns_port}");
+    let mut options = vec![
+        "DeliveryMode=background",
+        &spool_option,
+        &dns_option,
+        "PrivacyOptions=public",
+    ];
+    options.extend_from_slice(extra);
+    let daemon = Daemon::start_with(&cf, &options);
     Some(Setup {
         daemon,
         _dns: dns,
@@ -498,4 +504,57 @@ fn dsmtp_waits_for_etrn() {
     expect!(c.cmd("ETRN ondemand.test"), "250");
     let got = dumped(&dump, 1);
     assert_eq!(got[0].0, ["x@ondemand.test"]);
+}
+
+/// A deferral, then the receiver recovers while mtad runs `-q2s` with a
+/// one-second host status: with `backoff`, the retry waits 5 minutes,
+/// queue runs or not; without, as in sendmail, the next queue run delivers.
+fn retry_after_recovery(backoff: bool) {
+    let mut extra = vec!["-q2s", "Timeout.hoststatus=1s"];
+    if backoff {
+        extra.push("Mtad.RetryBackoff=True");
+    }
+    let Some(s) = start_with(&extra) else { return };
+    let dump = s.dir.path().join("sink");
+    let sink = smtp_sink(s.sink_port, &dump, &["-r", "RCPT"]);
+    send(
+        s.daemon.port,
+        &format!("{}@localhost", s.user),
+        &["carol@relay.test"],
+        "Subject: later\r\n\r\nretry me\r\n",
+    );
+    wait_until("the 4xx in mailq", || {
+        let q = s.daemon.mailq();
+        q.contains("carol@relay.test") && (q.contains("(4") || q.contains(" 4"))
+    });
+    drop(sink);
+    let _sink = smtp_sink(s.sink_port, &dump, &[]);
+    if backoff {
+        // Three queue runs go by; the message waits for its backoff.
+        std::thread::sleep(Duration::from_secs(7));
+        assert!(
+            std::fs::read_dir(&dump).map_or(true, |d| d.count() == 0),
+            "retried before its backoff"
+        );
+        assert!(s.daemon.mailq().contains("carol@relay.test"));
+    } else {
+        let got = dumped(&dump, 1);
+        assert_eq!(got[0].1, "later");
+        s.daemon.wait_empty();
+        let log = s.daemon.stderr();
+        assert!(
+            log.contains("to=<carol@relay.test>") && log.contains("stat=Sent"),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn every_queue_run_retries_what_was_deferred() {
+    retry_after_recovery(false);
+}
+
+#[test]
+fn with_retry_backoff_queue_runs_wait_for_it() {
+    retry_after_recovery(true);
 }

@@ -26,8 +26,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The first retry comes after this; each later one waits twice as long,
-/// up to [`MAX_BACKOFF`].
+/// With `Mtad.RetryBackoff`: the first retry comes after this; each later
+/// one waits twice as long, up to [`MAX_BACKOFF`]. Without it, as in
+/// sendmail, every queue run retries what MinQueueAge allows.
 const FIRST_BACKOFF: i64 = 5 * 60;
 const MAX_BACKOFF: i64 = 4 * 3600;
 
@@ -61,8 +62,6 @@ pub struct Runner {
     parallel: usize,
     queuewarn: Duration,
     queuereturn: Duration,
-    /// MinQueueAge: the least time between two attempts at a message.
-    min_queue_age: i64,
 }
 
 /// One way a recipient is delivered; a recipient an alias expands has
@@ -119,9 +118,6 @@ impl Runner {
                 .filter(|d| !d.is_zero())
                 .unwrap_or(DEFAULT_QUEUEWARN),
             queuereturn,
-            min_queue_age: config
-                .duration("MinQueueAge")
-                .map_or(0, |d| d.as_secs() as i64),
         }
     }
 
@@ -151,35 +147,43 @@ impl Runner {
                 }
             }
         });
-        // With -q, a run at start-up, as sendmail's; without, only what
-        // arrives (or ETRN) starts one.
+        // With -q, a queue run at start-up and then every interval, as
+        // sendmail's: each retries every deferred message MinQueueAge
+        // allows. Between runs, and without -q, a wake-up (a message
+        // arriving, a DSN made, a flush) delivers what was never tried and
+        // what an admin flushed, not the deferred ones.
         let wake = self.shared().wake.clone();
-        if self.interval.is_none() {
+        let mut queue_run = self.interval.is_some();
+        if !queue_run {
             wake.notified().await;
         }
         loop {
-            if let Err(e) = self.pass().await {
+            if let Err(e) = self.pass(queue_run).await {
                 crate::log::info(9, &format!("queue run: {e}"));
             }
-            match self.interval {
+            queue_run = match self.interval {
                 Some(every) => tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = tokio::time::sleep(every) => {}
+                    _ = wake.notified() => false,
+                    _ = tokio::time::sleep(every) => true,
                 },
-                None => wake.notified().await,
-            }
+                None => {
+                    wake.notified().await;
+                    false
+                }
+            };
         }
     }
 
     /// One pass: every due message not already in flight gets a delivery
-    /// task, at most MaxQueueChildren running at once.
-    async fn pass(self: &Arc<Self>) -> Result<(), String> {
+    /// task, at most MaxQueueChildren running at once. `queue_run`: the
+    /// deferred messages are due too.
+    async fn pass(self: &Arc<Self>, queue_run: bool) -> Result<(), String> {
         let mut started = HashSet::new();
         loop {
             let skip = lock(&self.shared().delivering).len();
             let db = self.db.clone();
             let due = tokio::task::spawn_blocking(move || {
-                lock(&db).due(crate::clock::now(), BATCH + skip)
+                lock(&db).due(crate::clock::now(), BATCH + skip, queue_run)
             })
             .await
             .map_err(|e| e.to_string())?
@@ -519,7 +523,7 @@ impl Runner {
 
         let (reports, warned) = self.reports(&work, &outcomes, now);
         Ok(Some(Attempt {
-            next_attempt: now + backoff(work.attempts).max(self.min_queue_age),
+            next_attempt: now + retry_wait(&self.shared().config, work.attempts),
             outcomes,
             warned,
             reports,
@@ -1028,7 +1032,22 @@ fn held(what: &str) -> String {
     format!("4.3.0 {what} is not delivered by this version yet; held in the queue")
 }
 
-/// The wait before attempt `attempts + 1`.
+/// How long a deferred message waits before a queue run may try it again:
+/// MinQueueAge (0 by default: the next run), or with `Mtad.RetryBackoff`
+/// the doubling backoff if that is longer. Read at each attempt, so that a
+/// reload applies to the next one.
+fn retry_wait(config: &cfparser::Config, attempts: u32) -> i64 {
+    let min_age = config
+        .duration("MinQueueAge")
+        .map_or(0, |d| d.as_secs() as i64);
+    if config.bool("Mtad.RetryBackoff").unwrap_or(false) {
+        backoff(attempts).max(min_age)
+    } else {
+        min_age
+    }
+}
+
+/// The wait before attempt `attempts + 1`, with `Mtad.RetryBackoff`.
 fn backoff(attempts: u32) -> i64 {
     FIRST_BACKOFF
         .saturating_mul(1i64 << attempts.min(20))

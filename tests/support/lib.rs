@@ -204,7 +204,8 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts mtad on etc/sendmail-dev.cf with `extra` -O options.
+    /// Starts mtad on etc/sendmail-dev.cf with `extra` -O options (an
+    /// item starting with `-`, such as `-q2s`, is passed as it is).
     pub fn start(extra: &[&str]) -> Daemon {
         Daemon::start_with(&workspace().join("etc/sendmail-dev.cf"), extra)
     }
@@ -286,8 +287,13 @@ impl Daemon {
                 "Mtad.SyslogSocket={}/syslog.sock",
                 dir.path().display()
             ));
+        // `-q2s` and the like are arguments; the rest are -O options.
         for o in extra {
-            cmd.arg("-O").arg(o);
+            if o.starts_with('-') {
+                cmd.arg(o);
+            } else {
+                cmd.arg("-O").arg(o);
+            }
         }
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())

@@ -245,6 +245,7 @@ pub static MTAD_OPTIONS: &[OptionDef] = &[
     OptionDef { name: "Mtad.LogStderr", short: None, kind: Kind::Bool, summary: "Mirror the log to stderr when running in the foreground." },
     OptionDef { name: "Mtad.MailSpoolDirectory", short: None, kind: Kind::Path, summary: "Directory of mbox files for local delivery (/var/mail)." },
     OptionDef { name: "Mtad.Nameservers", short: None, kind: Kind::List, summary: "IP:PORT,... resolvers to use instead of /etc/resolv.conf." },
+    OptionDef { name: "Mtad.RetryBackoff", short: None, kind: Kind::Bool, summary: "Space retries of a deferred message 5 minutes apart, doubling to 4 hours, besides MinQueueAge (off: every queue run retries, as sendmail's)." },
     OptionDef { name: "Mtad.SyslogIdent", short: None, kind: Kind::Str, summary: "Syslog ident (sm-mta)." },
     OptionDef { name: "Mtad.SyslogSocket", short: None, kind: Kind::Path, summary: "Syslog socket (/dev/log)." },
 ];

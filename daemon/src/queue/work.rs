@@ -122,16 +122,19 @@ impl WorkDb {
     }
 
     /// IDs of messages whose next attempt is due at `now` (seconds), the
-    /// longest-waiting first, at most `limit`.
-    pub fn due(&self, now: i64, limit: usize) -> Result<Vec<String>, QueueError> {
+    /// longest-waiting first, at most `limit`. Without `retries` (a pass
+    /// that is not a queue run), only messages never tried and those an
+    /// admin flushed.
+    pub fn due(&self, now: i64, limit: usize, retries: bool) -> Result<Vec<String>, QueueError> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT id FROM messages WHERE state = 'queued' AND next_attempt <= ?1
+                 AND (?3 OR attempts = 0 OR next_attempt = 0)
                  ORDER BY next_attempt, id LIMIT ?2",
             )
             .map_err(|e| self.fail(e))?;
-        stmt.query_map(params![now, limit as i64], |r| r.get(0))
+        stmt.query_map(params![now, limit as i64, retries], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.fail(e))
     }
@@ -540,7 +543,12 @@ mod tests {
             .await
             .unwrap();
         let mut db = WorkDb::open(dir.path()).unwrap();
-        assert_eq!(db.due(0, 10).unwrap(), vec![id.clone()]);
+        assert_eq!(db.due(0, 10, true).unwrap(), vec![id.clone()]);
+        assert_eq!(
+            db.due(0, 10, false).unwrap(),
+            vec![id.clone()],
+            "never tried"
+        );
         let w = db.load(&id).unwrap().unwrap();
         assert_eq!(w.recipients.len(), 3);
         assert_eq!(w.body, b"hello\r\n");
@@ -557,8 +565,13 @@ mod tests {
             )
             .unwrap();
         assert!(!done);
-        assert!(db.due(999, 10).unwrap().is_empty(), "not before its time");
-        assert_eq!(db.due(1000, 10).unwrap(), vec![id.clone()]);
+        assert!(
+            db.due(999, 10, true).unwrap().is_empty(),
+            "not before its time"
+        );
+        assert_eq!(db.due(1000, 10, true).unwrap(), vec![id.clone()]);
+        // Deferred: a queue run's, not a wake-up's, until an admin flushes.
+        assert!(db.due(1000, 10, false).unwrap().is_empty());
         let w = db.load(&id).unwrap().unwrap();
         assert_eq!(w.attempts, 1);
         assert!(!w.warned);
@@ -601,7 +614,7 @@ mod tests {
         let first = q.record(&id, attempt(0, 77)).await.unwrap();
         assert!(!first);
         let db = WorkDb::open(dir.path()).unwrap();
-        assert!(db.due(76, 10).unwrap().is_empty());
+        assert!(db.due(76, 10, true).unwrap().is_empty());
         assert_eq!(db.load(&id).unwrap().unwrap().recipients.len(), 1);
         let done = q.record(&id, attempt(1, 0)).await.unwrap();
         assert!(done);
@@ -682,17 +695,19 @@ mod tests {
             db.record(id, &[(0, Outcome::Deferred("451".into()))], 5000)
                 .unwrap();
         }
-        assert!(db.due(100, 10).unwrap().is_empty());
+        assert!(db.due(100, 10, true).unwrap().is_empty());
         assert_eq!(db.hurry(Some("slow.example"), false).unwrap(), 1);
-        assert_eq!(db.due(100, 10).unwrap(), vec![a.clone()]);
+        assert_eq!(db.due(100, 10, true).unwrap(), vec![a.clone()]);
+        // Hurried (ETRN) is flushed: a wake-up delivers it.
+        assert_eq!(db.due(100, 10, false).unwrap(), vec![a.clone()]);
         assert_eq!(db.hurry(Some("slow.example"), true).unwrap(), 2);
-        let mut due = db.due(100, 10).unwrap();
+        let mut due = db.due(100, 10, true).unwrap();
         due.sort();
         let mut want = vec![a, sub];
         want.sort();
         assert_eq!(due, want);
         assert_eq!(db.hurry(None, false).unwrap(), 4);
-        assert_eq!(db.due(100, 10).unwrap().len(), 4);
+        assert_eq!(db.due(100, 10, true).unwrap().len(), 4);
     }
 
     #[test]
@@ -715,7 +730,7 @@ mod tests {
         .unwrap();
         drop(old);
         let db = WorkDb::open(dir.path()).unwrap();
-        assert_eq!(db.due(0, 10).unwrap(), vec!["old".to_string()]);
+        assert_eq!(db.due(0, 10, true).unwrap(), vec!["old".to_string()]);
         let v: i64 = db
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
