@@ -195,7 +195,8 @@ fn what_cannot_be_delivered_yet_stays_queued_and_etrn_runs_the_queue() {
         "250 2.0.0 Queuing for node @example started"
     );
     expect!(c.cmd("ETRN #slowq"), "459 4.5.4");
-    expect!(c.cmd("ETRN"), "501 5.5.2");
+    // sendmail answers a bare ETRN with 500, not 501.
+    expect!(c.cmd("ETRN"), "500 5.5.2 Parameter required");
     expect!(c.cmd("ETRN bad;domain"), "501 5.5.4");
     assert!(s.daemon.mailq().contains(&id), "still queued, not lost");
 }
