@@ -1,11 +1,11 @@
 //! The client's name is looked up (reverse, then forward) beside the
-//! session: the greeting never waits, and the Received header names the
-//! client as sendmail does. (Loopback addresses are `localhost` to any
-//! resolver, RFC 6761: 127.0.0.1 verifies, 127.0.0.2 does not lead back
-//! and is "(may be forged)". The verification itself, against a DNS server
-//! with real names, is tested in daemon/src/dns.rs.)
+//! session, in the service switch's order (`files` is HostsFile, `dns`
+//! the configured servers, which are asked about loopback addresses too):
+//! the greeting never waits, and the HELO reply and the Received header
+//! name the client as sendmail does. Clients at 127.0.0.x play outside
+//! hosts named by a hosts file or by dnsmasq.
 
-use mtad_e2e::{Client, Daemon, expect, python};
+use mtad_e2e::{Client, Daemon, dnsmasq, dnsmasq_binary, expect, free_port, python};
 
 fn received(d: &Daemon) -> Vec<String> {
     let db = d.queue_dir().join("queue.db");
@@ -32,12 +32,30 @@ fn send(d: &Daemon, from: &str) -> String {
     hello
 }
 
+/// A hosts file and a switch that reads it first; `servers` as
+/// Mtad.Nameservers.
+fn start(dir: &std::path::Path, hosts: &str, switch: &str, servers: &str) -> Daemon {
+    std::fs::write(dir.join("hosts"), hosts).unwrap();
+    std::fs::write(dir.join("service.switch"), switch).unwrap();
+    Daemon::start(&[
+        &format!("HostsFile={}", dir.join("hosts").display()),
+        &format!("ServiceSwitchFile={}", dir.join("service.switch").display()),
+        &format!("Mtad.Nameservers={servers}"),
+    ])
+}
+
 #[test]
 fn the_received_header_names_the_client_as_verified() {
     // A resolver that never answers: nothing may wait on it for long.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    let d = Daemon::start(&[&format!("Mtad.Nameservers=127.0.0.1:{port}")]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(
+        dir.path(),
+        "127.0.0.1 localhost\n127.0.0.2 outside.example outside\n",
+        "hosts files dns\n",
+        &format!("127.0.0.1:{port}"),
+    );
     let start = std::time::Instant::now();
     let mut c = Client::connect(d.port);
     expect!(c.reply(), "220");
@@ -54,14 +72,71 @@ fn the_received_header_names_the_client_as_verified() {
     );
     let hello = send(&d, "127.0.0.2");
     assert!(
-        hello.contains("Hello localhost [127.0.0.2] (may be forged)"),
+        hello.contains("Hello outside.example [127.0.0.2], pleased"),
         "{hello}"
+    );
+    // In neither the file nor (silent) DNS: the address alone, in time.
+    let start = std::time::Instant::now();
+    let hello = send(&d, "127.0.0.3");
+    assert!(hello.contains("Hello [127.0.0.3], pleased"), "{hello}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(8),
+        "waited too long"
     );
     let r = received(&d);
     assert_eq!(r[0], "Received: from helo.example (localhost [127.0.0.1])");
     assert_eq!(
         r[1],
-        "Received: from helo.example (localhost [127.0.0.2] (may be forged))"
+        "Received: from helo.example (outside.example [127.0.0.2])"
     );
+    assert_eq!(r[2], "Received: from helo.example ([127.0.0.3])");
     drop(silent);
+}
+
+#[test]
+fn a_name_that_does_not_lead_back_may_be_forged() {
+    if dnsmasq_binary().is_none() {
+        mtad_e2e::skip("dnsmasq is not installed (tests/run installs it as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dns_port = free_port();
+    let _dns = dnsmasq(
+        dir.path(),
+        dns_port,
+        "test",
+        &[
+            // 127.0.0.4 says it is liar.test, which is elsewhere.
+            "--ptr-record=4.0.0.127.in-addr.arpa,liar.test".into(),
+            "--address=/liar.test/127.0.0.9".into(),
+            "--ptr-record=5.0.0.127.in-addr.arpa,honest.test".into(),
+            "--address=/honest.test/127.0.0.5".into(),
+        ],
+    );
+    // DNS alone: the hosts file's localhost is not asked.
+    let d = start(
+        dir.path(),
+        "",
+        "hosts dns\n",
+        &format!("127.0.0.1:{dns_port}"),
+    );
+    let hello = send(&d, "127.0.0.4");
+    assert!(
+        hello.contains("Hello liar.test [127.0.0.4] (may be forged), pleased"),
+        "{hello}"
+    );
+    let hello = send(&d, "127.0.0.5");
+    assert!(
+        hello.contains("Hello honest.test [127.0.0.5], pleased"),
+        "{hello}"
+    );
+    let r = received(&d);
+    assert_eq!(
+        r[0],
+        "Received: from helo.example (liar.test [127.0.0.4] (may be forged))"
+    );
+    assert_eq!(
+        r[1],
+        "Received: from helo.example (honest.test [127.0.0.5])"
+    );
 }

@@ -157,7 +157,7 @@ fn start(
         router,
         queue,
         tls,
-        resolver: None,
+        names: None,
         wake: Arc::new(tokio::sync::Notify::new()),
         work: Some(work.clone()),
         etrn: Arc::new(std::sync::Mutex::new(Vec::new())),
@@ -173,9 +173,9 @@ fn start(
     });
     runtime.block_on(async move {
         let mut shared = shared;
-        // The resolver needs the runtime; it is made inside it.
-        match crate::dns::resolver(&shared.config) {
-            Ok(r) => Arc::get_mut(&mut shared).map(|s| s.resolver = Some(r)),
+        // The resolvers need the runtime; they are made inside it.
+        match crate::dns::HostNames::new(&shared.config) {
+            Ok(r) => Arc::get_mut(&mut shared).map(|s| s.names = Some(r)),
             Err(e) => {
                 crate::log::warning(&format!("{e}; client names are not looked up"));
                 None
@@ -183,7 +183,7 @@ fn start(
         };
         let remote = crate::deliver::remote::Remote::from_config(
             &shared.config,
-            shared.resolver.clone(),
+            crate::dns::resolver(&shared.config).ok(),
             &shared.settings.host_name,
         )
         .counting(shared.stats.clone());

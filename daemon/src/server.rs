@@ -27,9 +27,10 @@ pub struct Shared {
     /// Set when a certificate is configured: STARTTLS is offered.
     pub tls: Option<crate::tls::Tls>,
     pub queue: Queue,
-    /// For verifying clients' names; `None` if no resolver could be set up
-    /// (then every client is `[address]`).
-    pub resolver: Option<hickory_resolver::TokioResolver>,
+    /// For verifying clients' names, in the service switch's order;
+    /// `None` if no resolver could be set up (then every client is
+    /// `[address]`).
+    pub names: Option<crate::dns::HostNames>,
     /// Wakes the queue runner (a message was queued, ETRN).
     pub wake: Arc<tokio::sync::Notify>,
     /// The runner's connection to the queue, for ETRN's "run now".
@@ -61,11 +62,11 @@ impl Shared {
         for w in &policy.aliases.warnings {
             crate::log::warning(w);
         }
-        let resolver = match crate::dns::resolver(&config) {
+        let names = match crate::dns::HostNames::new(&config) {
             Ok(r) => Some(r),
             Err(e) => {
                 crate::log::warning(&format!("{e}; keeping the resolver in use"));
-                old.resolver.clone()
+                old.names.clone()
             }
         };
         Ok(Shared {
@@ -75,7 +76,7 @@ impl Shared {
             policy,
             tls,
             queue: old.queue.clone(),
-            resolver,
+            names,
             wake: old.wake.clone(),
             work: old.work.clone(),
             etrn: old.etrn.clone(),

@@ -103,11 +103,7 @@ pub struct HostResolver {
 
 impl HostResolver {
     pub fn new(config: &Config) -> HostResolver {
-        let switch = config
-            .text("ServiceSwitchFile")
-            .unwrap_or_else(|| "/etc/mail/service.switch".into());
-        let methods = switch_methods(&PathBuf::from(switch), "hosts")
-            .unwrap_or_else(|| vec!["dns".into(), "files".into()]);
+        let methods = crate::dns::hosts_methods(config);
         let hosts_file = PathBuf::from(
             config
                 .text("HostsFile")
@@ -388,19 +384,4 @@ impl Resolver for HostResolver {
             Err(_) => Answer::TryAgain,
         }
     }
-}
-
-/// The methods the service switch file gives a service (`hosts files
-/// dns`), or None when the file cannot be read or does not name it.
-pub fn switch_methods(path: &std::path::Path, service: &str) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("");
-        let mut words = line.split_ascii_whitespace();
-        let Some(first) = words.next() else { continue };
-        if first.trim_end_matches(':') == service {
-            return Some(words.map(str::to_string).collect());
-        }
-    }
-    None
 }

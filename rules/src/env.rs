@@ -99,6 +99,17 @@ pub enum Answer<T> {
     TryAgain,
 }
 
+impl<T> Answer<T> {
+    /// The found value made into another.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
+        match self {
+            Answer::Found(v) => Answer::Found(f(v)),
+            Answer::NotFound => Answer::NotFound,
+            Answer::TryAgain => Answer::TryAgain,
+        }
+    }
+}
+
 /// Host and DNS lookups. The daemon answers them with hickory-resolver;
 /// `-bt` in sendmail's order (the service switch: HostsFile, then DNS).
 pub trait Resolver: Send + Sync {

@@ -111,10 +111,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             macros.set("cipher_bits", t.bits.clone());
             macros.set("verify", t.verify);
         }
-        let client = match shared.resolver.clone() {
-            Some(resolver) => {
+        let client = match shared.names.clone() {
+            Some(names) => {
                 let ip = peer.ip();
-                let task = tokio::spawn(async move { crate::dns::verify(&resolver, ip).await });
+                let task = tokio::spawn(async move { names.verify(ip).await });
                 ClientLookup::Pending(task, tokio::time::Instant::now() + crate::dns::BOUND)
             }
             None => ClientLookup::Done(ClientName::unknown("FAIL")),
