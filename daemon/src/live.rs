@@ -110,6 +110,19 @@ const RESTART_OPTIONS: &[&str] = &[
     "Mtad.DestinationConcurrency",
     "ConnectionCacheSize",
     "ConnectionCacheTimeout",
+    // The SMTP client's, read when the delivery side starts.
+    "Timeout.connect",
+    "Timeout.initial",
+    "Timeout.helo",
+    "Timeout.mail",
+    "Timeout.rcpt",
+    "Timeout.datainit",
+    "Timeout.datablock",
+    "Timeout.datafinal",
+    "Timeout.rset",
+    "Timeout.quit",
+    "Timeout.starttls",
+    "Timeout.hoststatus",
 ];
 
 /// What differs between two configs, in words an admin reads.
@@ -190,5 +203,35 @@ fn compare(old: &Config, new: &Config) -> Reloaded {
     Reloaded {
         changed,
         needs_restart,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(lines: &str) -> Config {
+        let text = format!("V10/Berkeley\nMlocal, P=/bin/cat, F=l, A=cat\n{lines}");
+        cfparser::load_bytes(
+            std::path::Path::new("t.cf"),
+            text.into_bytes(),
+            &Default::default(),
+        )
+        .expect("loads")
+        .config
+    }
+
+    #[test]
+    fn what_is_read_once_is_said_to_need_a_restart() {
+        let old = config("O Timeout.queuewarn=4h\nO Timeout.datafinal=1h\nO MinQueueAge=0\n");
+        let new = config("O Timeout.queuewarn=2h\nO Timeout.datafinal=30m\nO MinQueueAge=5m\n");
+        let r = compare(&old, &new);
+        let has = |v: &[String], what: &str| v.iter().any(|l| l.starts_with(what));
+        // Read at each attempt: applied.
+        assert!(has(&r.changed, "option Timeout.queuewarn"), "{r:?}");
+        assert!(has(&r.changed, "option MinQueueAge"), "{r:?}");
+        // The SMTP client's, read at start: not applied until a restart.
+        assert!(has(&r.needs_restart, "option Timeout.datafinal"), "{r:?}");
+        assert!(!has(&r.changed, "option Timeout.datafinal"), "{r:?}");
     }
 }

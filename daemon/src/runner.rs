@@ -60,8 +60,6 @@ pub struct Runner {
     slots: Arc<tokio::sync::Semaphore>,
     /// MaxQueueChildren: delivery tasks at once.
     parallel: usize,
-    queuewarn: Duration,
-    queuereturn: Duration,
 }
 
 /// One way a recipient is delivered; a recipient an alias expands has
@@ -100,11 +98,6 @@ impl Runner {
             .int("MaxQueueChildren")
             .filter(|&n| n > 0)
             .map_or(DEFAULT_PARALLEL, |n| n as usize);
-        let queuereturn = config
-            .duration("Timeout.queuereturn")
-            .or_else(|| config.duration("QueueTimeout"))
-            .filter(|d| !d.is_zero())
-            .unwrap_or(DEFAULT_QUEUERETURN);
         Runner {
             live,
             db,
@@ -113,11 +106,6 @@ impl Runner {
             interval,
             slots: Arc::new(tokio::sync::Semaphore::new(parallel)),
             parallel,
-            queuewarn: config
-                .duration("Timeout.queuewarn")
-                .filter(|d| !d.is_zero())
-                .unwrap_or(DEFAULT_QUEUEWARN),
-            queuereturn,
         }
     }
 
@@ -467,11 +455,12 @@ impl Runner {
                 })
                 .collect();
             let outcome = fold(mine.iter().map(|(_, o)| o.clone()).collect());
+            let (_, queuereturn) = queue_timeouts(&self.shared().config);
             let outcome = match outcome {
-                Outcome::Deferred(t) if now - work.arrival >= self.queuereturn.as_secs() as i64 => {
+                Outcome::Deferred(t) if now - work.arrival >= queuereturn.as_secs() as i64 => {
                     Outcome::Failed(format!(
                         "4.4.7 Message could not be delivered for {}: {t}",
-                        describe_duration(self.queuereturn)
+                        describe_duration(queuereturn)
                     ))
                 }
                 o => o,
@@ -933,16 +922,17 @@ impl Runner {
             }
         }
         let mut warned = work.warned;
+        let (queuewarn, queuereturn) = queue_timeouts(&self.shared().config);
         // Lists and bulk mail (a Precedence below zero) get no delay
         // warnings, as in sendmail.
         if !work.warned
             && !work.sender.is_empty()
-            && now - work.arrival >= self.queuewarn.as_secs() as i64
+            && now - work.arrival >= queuewarn.as_secs() as i64
             && !negative
         {
             let delayed = entries(Action::Delayed);
             if !delayed.is_empty() {
-                let until = work.arrival + self.queuereturn.as_secs() as i64;
+                let until = work.arrival + queuereturn.as_secs() as i64;
                 reports.push(dsn::report(
                     work,
                     &delayed,
@@ -1030,6 +1020,21 @@ fn fold(outcomes: Vec<Outcome>) -> Outcome {
 /// Why a target stays queued: its kind of delivery is not written yet.
 fn held(what: &str) -> String {
     format!("4.3.0 {what} is not delivered by this version yet; held in the queue")
+}
+
+/// Timeout.queuewarn and Timeout.queuereturn (or QueueTimeout), with
+/// sendmail's defaults; read at each attempt, so that a reload applies.
+fn queue_timeouts(config: &cfparser::Config) -> (Duration, Duration) {
+    let warn = config
+        .duration("Timeout.queuewarn")
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_QUEUEWARN);
+    let give_up = config
+        .duration("Timeout.queuereturn")
+        .or_else(|| config.duration("QueueTimeout"))
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_QUEUERETURN);
+    (warn, give_up)
 }
 
 /// How long a deferred message waits before a queue run may try it again:
