@@ -129,6 +129,11 @@ const DIALOGS: &[&str] = &[
     "HELO c.example | MAIL FROM:<> | RCPT TO:<a@b> ORCPT | RCPT TO:<a@b> ORCPT=bad | QUIT",
     "HELO c.example | MAIL FROM:<> | RCPT TO:<a@b> Bar=1 | STARTTLS | QUIT",
     "HELO c.example | HELP mail | HELP x | HELP RCPT | HELP dsn | ETRN | QUIT",
+    // parseaddr()'s first checks: prescan, then invalidaddr.
+    "HELO c.example | MAIL FROM:<a@b | MAIL FROM:a@b> | MAIL FROM:<\"a@b> | QUIT",
+    "HELO c.example | MAIL FROM:<a(b@c> | MAIL FROM:<a@b)> | QUIT",
+    "HELO c.example | MAIL FROM:<a\u{80}b@c> | MAIL FROM:<> | RCPT TO:<a\u{ff}b@c> | QUIT",
+    "HELO c.example | MAIL FROM:<> | RCPT TO:<a@b | RCPT TO:<a@b)> | QUIT",
 ];
 
 #[test]

@@ -7,6 +7,7 @@ mod cli;
 mod clock;
 mod control;
 mod daemon;
+mod decide;
 mod deliver;
 mod dns;
 mod identity;

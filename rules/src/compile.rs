@@ -118,10 +118,15 @@ pub fn latin1(s: &str) -> Vec<u8> {
     s.chars().map(|c| c as u32 as u8).collect()
 }
 
+/// The tokenizer tables of a config (its OperatorChars), for callers that
+/// scan addresses without running rules.
+pub fn address_tables(config: &Config) -> Tables {
+    Tables::new(&operator_chars(config))
+}
+
 impl Rules {
     pub fn compile(config: &Config) -> Rules {
-        let operators = operator_chars(config);
-        let tables = Tables::new(&operators);
+        let tables = address_tables(config);
         let mut syms = Symbols::default();
         // The one-byte metasymbols, so that a `$#` from a map result is
         // the same token as the `$#` of a rule.

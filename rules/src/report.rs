@@ -62,6 +62,32 @@ impl Message {
         )
     }
 
+    /// The reply line as sendmail's SMTP server sends it: the code, the
+    /// enhanced code (`x.0.0` of the code's class when the message has
+    /// none), `<addr>... ` where the code shows it, the text.
+    pub fn smtp_reply(&self) -> String {
+        let code = String::from_utf8_lossy(&self.code).into_owned();
+        let enhanced = self
+            .enhanced
+            .clone()
+            .unwrap_or_else(|| format!("{}.0.0", self.code[0] as char));
+        let mut line: Vec<u8> = format!("{code} {enhanced} ").into_bytes();
+        if let Some(to) = &self.to
+            && !to.is_empty()
+            && self.shows_address()
+        {
+            line.extend_from_slice(&shorten(to));
+            line.extend_from_slice(b"... ");
+        }
+        line.extend_from_slice(&self.text);
+        // fmtmsg() strips the eighth bit; a reply is one line.
+        line.iter()
+            .map(|b| b & 0x7f)
+            .filter(|b| !b.is_ascii_control())
+            .map(char::from)
+            .collect()
+    }
+
     /// The text as `-bt` prints it: without the codes, with `addr... `
     /// before it where sendmail puts it (the address with 8-bit bytes
     /// masked to seven bits, shortened as shortenstring() does).

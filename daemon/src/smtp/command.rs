@@ -7,12 +7,12 @@ use super::params::{self, Param};
 pub enum Command {
     Helo(String),
     Ehlo(String),
-    /// MAIL and its argument (`FROM:<path> params`), read by [`path_arg`]
-    /// once the session's state allows a MAIL: sendmail checks the order
-    /// of commands before their syntax.
-    Mail(String),
+    /// MAIL and its argument (`FROM:<path> params`) as the client sent its
+    /// bytes, read by [`path_arg`] once the session's state allows a MAIL:
+    /// sendmail checks the order of commands before their syntax.
+    Mail(Vec<u8>),
     /// RCPT and its argument (`TO:<path> params`).
-    Rcpt(String),
+    Rcpt(Vec<u8>),
     Data,
     Rset,
     Noop,
@@ -61,8 +61,8 @@ pub fn parse(line: &[u8]) -> Command {
                 Command::Ehlo(arg.to_string())
             }
         }
-        "MAIL" => Command::Mail(arg.to_string()),
-        "RCPT" => Command::Rcpt(arg.to_string()),
+        "MAIL" => Command::Mail(raw_argument(line, text.len() - arg.len())),
+        "RCPT" => Command::Rcpt(raw_argument(line, text.len() - arg.len())),
         // sendmail ignores what follows these.
         "DATA" => Command::Data,
         "RSET" => Command::Rset,
@@ -81,6 +81,20 @@ pub fn parse(line: &[u8]) -> Command {
     }
 }
 
+/// A MAIL or RCPT argument as the line's bytes: an 8-bit byte stays the
+/// byte the client sent, for invalidaddr() to judge as sendmail does
+/// (`decide::address_syntax`). `at` is where the argument starts: the
+/// verb and the blanks before it are ASCII, so the offset is the same in
+/// the bytes as in the text.
+fn raw_argument(line: &[u8], at: usize) -> Vec<u8> {
+    let raw = line.get(at..).unwrap_or_default();
+    let end = raw
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    raw[..end].to_vec()
+}
+
 /// A MAIL or RCPT argument that is not `WORD: something`: the whole reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadArgument(pub String);
@@ -90,7 +104,7 @@ pub struct BadArgument(pub String);
 /// reply names the word as it was typed: `MAIL FROM:` gets `501 5.5.2
 /// Syntax error in parameters scanning "FROM"`, `MAIL` alone `... ""`.
 /// What follows the colon is returned.
-fn skip_word<'a>(arg: &'a str, keyword: &str) -> Result<&'a str, BadArgument> {
+pub fn skip_word<'a>(arg: &'a str, keyword: &str) -> Result<&'a str, BadArgument> {
     let arg = arg.trim_start_matches(is_blank);
     let end = arg
         .find(|c: char| c == ':' || is_blank(c))
@@ -177,9 +191,13 @@ mod tests {
         assert_eq!(parse(b"EHLO a b"), Command::Ehlo("a b".into()));
         assert_eq!(
             parse(b"MAIL FROM:<a@b.example> SIZE=1000"),
-            Command::Mail("FROM:<a@b.example> SIZE=1000".into())
+            Command::Mail(b"FROM:<a@b.example> SIZE=1000".to_vec())
         );
-        assert_eq!(parse(b"RCPT"), Command::Rcpt("".into()));
+        assert_eq!(parse(b"RCPT"), Command::Rcpt(Vec::new()));
+        assert_eq!(
+            parse(b"RCPT TO:<a\xffb>  "),
+            Command::Rcpt(b"TO:<a\xffb>".to_vec())
+        );
         assert_eq!(parse(b"DATA"), Command::Data);
         assert_eq!(parse(b"DATA x"), Command::Data);
         assert_eq!(parse(b"XYZZY"), Command::Unknown("XYZZY".into()));

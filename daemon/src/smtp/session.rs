@@ -256,8 +256,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         match cmd {
             Command::Helo(name) => self.helo(name, false).await,
             Command::Ehlo(name) => self.helo(name, true).await,
-            Command::Mail(arg) => self.mail(&arg).await,
-            Command::Rcpt(arg) => self.rcpt(&arg).await,
+            Command::Mail(raw) => self.mail(&raw).await,
+            Command::Rcpt(raw) => self.rcpt(&raw).await,
             Command::Data => self.data().await,
             Command::Rset => {
                 self.tx = Transaction::default();
@@ -389,14 +389,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     // ---------------------------------------------------------------- MAIL
 
-    async fn mail(&mut self, arg: &str) -> Next {
+    async fn mail(&mut self, raw: &[u8]) -> Next {
         if self.helo.is_none() && self.shared.settings.privacy.has("needmailhelo") {
             return self.bad("503 5.0.0 Polite people say HELO first").await;
         }
         if self.tx.sender.is_some() {
             return self.bad("503 5.5.0 Sender already specified").await;
         }
-        let (path, params) = match command::path_arg(arg, "from") {
+        let arg = String::from_utf8_lossy(raw);
+        if let Err(reply) = self.address_syntax(&arg, raw, "from", false) {
+            return self.bad(&reply).await;
+        }
+        let (path, params) = match command::path_arg(&arg, "from") {
             Ok(p) => p,
             Err(e) => return self.bad(&e.0).await,
         };
@@ -450,11 +454,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     // ---------------------------------------------------------------- RCPT
 
-    async fn rcpt(&mut self, arg: &str) -> Next {
+    async fn rcpt(&mut self, raw: &[u8]) -> Next {
         if self.tx.sender.is_none() {
             return self.bad("503 5.0.0 Need MAIL before RCPT").await;
         }
-        let (path, params) = match command::path_arg(arg, "to") {
+        let arg = String::from_utf8_lossy(raw);
+        if let Err(reply) = self.address_syntax(&arg, raw, "to", true) {
+            return self.bad(&reply).await;
+        }
+        let (path, params) = match command::path_arg(&arg, "to") {
             Ok(p) => p,
             Err(e) => return self.bad(&e.0).await,
         };
@@ -854,14 +862,38 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
     }
 
+    /// skipword(), then parseaddr()'s first checks on the bytes the
+    /// client sent (`raw`; `arg` is their text): the reply when the
+    /// argument fails either.
+    fn address_syntax(
+        &self,
+        arg: &str,
+        raw: &[u8],
+        keyword: &str,
+        recipient: bool,
+    ) -> Result<(), String> {
+        let rest = command::skip_word(arg, keyword).map_err(|e| e.0)?;
+        // What skipword passed over is ASCII: the same length in both.
+        let at = arg.len() - rest.len();
+        let tables = &self.shared.settings.address_tables;
+        crate::decide::address_syntax(tables, &raw[at.min(raw.len())..], recipient)
+    }
+
     // ---------------------------------------------------------------- I/O
 
     fn expand(&self, t: &cfparser::Template) -> String {
         self.macros.expand(t, &self.shared.config)
     }
 
+    /// One reply line. Replies are ASCII: as sendmail's fmtmsg() does, an
+    /// 8-bit byte (an address echoed back) loses its eighth bit.
     async fn reply(&mut self, line: &str) {
-        let _ = self.writer.write_all(line.as_bytes()).await;
+        if line.is_ascii() {
+            let _ = self.writer.write_all(line.as_bytes()).await;
+        } else {
+            let seven: Vec<u8> = line.bytes().map(|b| b & 0x7f).collect();
+            let _ = self.writer.write_all(&seven).await;
+        }
         let _ = self.writer.write_all(b"\r\n").await;
     }
 
