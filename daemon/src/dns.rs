@@ -175,34 +175,37 @@ impl HostNames {
 
     /// The names of `ip`, from the first method that knows it.
     async fn reverse(&self, ip: IpAddr) -> Answer<Vec<String>> {
-        let mut again = false;
-        for m in &self.methods {
-            let a = match m.as_str() {
-                "files" => self.in_hosts_file(|text| hosts_names_of(text, ip)),
-                "dns" => self.dns_reverse(ip).await,
-                _ => Answer::NotFound,
-            };
-            match a {
-                Answer::Found(n) if !n.is_empty() => return Answer::Found(n),
-                Answer::TryAgain => again = true,
-                _ => {}
-            }
-        }
-        if again {
-            Answer::TryAgain
-        } else {
-            Answer::NotFound
-        }
+        self.by_switch(|text| hosts_names_of(text, ip), || self.dns_reverse(ip))
+            .await
     }
 
     /// The addresses of `name` (IPv6 or IPv4), from the first method that
     /// knows it.
     async fn addresses(&self, name: &str, v6: bool) -> Answer<Vec<IpAddr>> {
+        self.by_switch(
+            |text| hosts_addresses_of(text, name, v6),
+            || self.dns_addresses(name, v6),
+        )
+        .await
+    }
+
+    /// The switch's `hosts` methods in order, `files` reading HostsFile's
+    /// text with `files`, `dns` asking `dns`: the first that finds
+    /// something wins, and a temporary failure of any is the answer when
+    /// none does.
+    async fn by_switch<T, F>(
+        &self,
+        files: impl Fn(&str) -> Vec<T>,
+        dns: impl Fn() -> F,
+    ) -> Answer<Vec<T>>
+    where
+        F: std::future::Future<Output = Answer<Vec<T>>>,
+    {
         let mut again = false;
         for m in &self.methods {
             let a = match m.as_str() {
-                "files" => self.in_hosts_file(|text| hosts_addresses_of(text, name, v6)),
-                "dns" => self.dns_addresses(name, v6).await,
+                "files" => self.in_hosts_file(&files),
+                "dns" => dns().await,
                 _ => Answer::NotFound,
             };
             match a {
@@ -218,7 +221,7 @@ impl HostNames {
         }
     }
 
-    fn in_hosts_file<T>(&self, f: impl FnOnce(&str) -> Vec<T>) -> Answer<Vec<T>> {
+    fn in_hosts_file<T>(&self, f: impl Fn(&str) -> Vec<T>) -> Answer<Vec<T>> {
         match std::fs::read_to_string(&self.hosts_file) {
             Ok(text) => Answer::Found(f(&text)),
             Err(_) => Answer::NotFound,

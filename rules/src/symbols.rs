@@ -26,6 +26,20 @@ pub struct Sym {
     pub starts: u8,
 }
 
+impl Sym {
+    /// Token `id` with text `t`, whose lower-cased form is token `fold`.
+    fn new(id: u32, fold: u32, t: &[u8]) -> Sym {
+        let first = t.first().copied().unwrap_or(0);
+        Sym {
+            id,
+            fold,
+            first,
+            plain: t.iter().all(|c| (0x20..0x7f).contains(c)),
+            starts: starts(first),
+        }
+    }
+}
+
 /// A token that begins a `$>` call.
 pub const STARTS_CALL: u8 = 1;
 /// A token that begins a `$[` or `$(` lookup.
@@ -80,13 +94,7 @@ impl Symbols {
             self.intern(&lower).id
         };
         let id = self.text.len() as u32;
-        let sym = Sym {
-            id,
-            fold,
-            first: t.first().copied().unwrap_or(0),
-            plain: t.iter().all(|c| (0x20..0x7f).contains(c)),
-            starts: starts(t.first().copied().unwrap_or(0)),
-        };
+        let sym = Sym::new(id, fold, t);
         self.text.push(t.into());
         self.syms.push(sym);
         self.index.insert(t.into(), id);
@@ -152,13 +160,7 @@ impl Syms<'_> {
             self.intern(&lower).id
         };
         let id = base_len + self.local.text.len() as u32;
-        let sym = Sym {
-            id,
-            fold,
-            first: t.first().copied().unwrap_or(0),
-            plain: t.iter().all(|c| (0x20..0x7f).contains(c)),
-            starts: starts(t.first().copied().unwrap_or(0)),
-        };
+        let sym = Sym::new(id, fold, t);
         self.local.text.push(t.into());
         self.local.syms.push(sym);
         self.local.index.insert(t.into(), id - base_len);

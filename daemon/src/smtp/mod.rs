@@ -8,3 +8,9 @@ pub mod help;
 pub mod params;
 pub mod reader;
 pub mod session;
+
+/// Client text shown in a reply: no control characters (a reply is one
+/// line), at most 256 characters.
+pub fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(256).collect()
+}

@@ -5,6 +5,8 @@
 //! unrecognized` with the keyword as typed, ...). The order of the checks
 //! is sendmail's, since the first failing one is the reply.
 
+use super::clean;
+
 /// One parameter: the keyword as typed, and the value after `=` (`None`
 /// without `=`, `Some("")` for `KEY=`).
 pub type Param = (String, Option<String>);
@@ -69,11 +71,6 @@ pub fn mail(params: &[Param], no_receipts: bool) -> Result<Mail, Refused> {
     for (key, value) in params {
         let v = value.as_deref();
         let k = key.to_ascii_lowercase();
-        let dsn_refused = |what: &str| {
-            Refused(format!(
-                "504 5.7.0 Sorry, {what} not supported, we do not allow DSN"
-            ))
-        };
         match k.as_str() {
             "size" => {
                 let v = v.ok_or_else(|| requires("SIZE"))?;
@@ -94,7 +91,7 @@ pub fn mail(params: &[Param], no_receipts: bool) -> Result<Mail, Refused> {
                 if v.eq_ignore_ascii_case("8bitmime") || v.eq_ignore_ascii_case("7bit") {
                     m.body_type = Some(v.to_ascii_uppercase());
                 } else {
-                    return Err(Refused(format!("501 5.5.4 Unknown BODY type {}", shown(v))));
+                    return Err(Refused(format!("501 5.5.4 Unknown BODY type {}", clean(v))));
                 }
             }
             "envid" => {
@@ -125,7 +122,7 @@ pub fn mail(params: &[Param], no_receipts: bool) -> Result<Mail, Refused> {
                 } else {
                     return Err(Refused(format!(
                         "501 5.5.2 Bad argument \"{}\" to RET",
-                        shown(v)
+                        clean(v)
                     )));
                 }
             }
@@ -149,11 +146,6 @@ pub fn rcpt(params: &[Param], no_receipts: bool) -> Result<Rcpt, Refused> {
     let mut r = Rcpt::default();
     for (key, value) in params {
         let v = value.as_deref();
-        let dsn_refused = |what: &str| {
-            Refused(format!(
-                "504 5.7.0 Sorry, {what} not supported, we do not allow DSN"
-            ))
-        };
         match key.to_ascii_lowercase().as_str() {
             "notify" => {
                 if no_receipts {
@@ -168,7 +160,7 @@ pub fn rcpt(params: &[Param], no_receipts: bool) -> Result<Rcpt, Refused> {
                         {
                             return Err(Refused(format!(
                                 "501 5.5.4 Bad argument \"{}\"  to NOTIFY",
-                                shown(item)
+                                clean(item)
                             )));
                         }
                     }
@@ -201,13 +193,14 @@ fn requires(what: &str) -> Refused {
 }
 
 fn unrecognized(key: &str) -> Refused {
-    Refused(format!("555 5.5.4 {} parameter unrecognized", shown(key)))
+    Refused(format!("555 5.5.4 {} parameter unrecognized", clean(key)))
 }
 
-/// Client text in a reply: control characters dropped (a reply is one
-/// line), at most 256 characters.
-fn shown(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(256).collect()
+/// PrivacyOptions `noreceipts`: a DSN parameter refused.
+fn dsn_refused(what: &str) -> Refused {
+    Refused(format!(
+        "504 5.7.0 Sorry, {what} not supported, we do not allow DSN"
+    ))
 }
 
 /// strtol(s, NULL, 10) as sendmail uses it for SIZE: leading blanks, a

@@ -9,6 +9,7 @@
 //! CRLF.CRLF.
 
 use super::address::{self, Path};
+use super::clean;
 use super::command::{self, Command};
 use super::data::{self, DataOutcome};
 use super::help;
@@ -990,11 +991,6 @@ fn valid_helo(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".-_[]:".contains(&b))
-}
-
-/// Client text shown in a reply: no control characters, bounded.
-fn clean(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(256).collect()
 }
 
 /// Free blocks for unprivileged users on the filesystem of `dir`, in
