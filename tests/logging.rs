@@ -38,7 +38,18 @@ fn collect(s: &UnixDatagram, mut until: impl FnMut(&[String]) -> bool) -> Vec<St
 
 #[test]
 fn syslog_lines_in_sendmail_format_that_fail2ban_reads() {
-    let d = Daemon::start(&[]);
+    // Client names from a hosts file that does not name 127.0.0.2, so its
+    // lookup fails the same way everywhere ({client_resolve} FAIL).
+    let names = tempfile::tempdir().unwrap();
+    std::fs::write(names.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::write(names.path().join("service.switch"), "hosts files\n").unwrap();
+    let d = Daemon::start(&[
+        &format!("HostsFile={}", names.path().join("hosts").display()),
+        &format!(
+            "ServiceSwitchFile={}",
+            names.path().join("service.switch").display()
+        ),
+    ]);
     let sock = syslog(&d.syslog_socket());
 
     // From 127.0.0.2, which may not relay: a relaying attempt, an unknown
@@ -102,8 +113,10 @@ fn syslog_lines_in_sendmail_format_that_fail2ban_reads() {
         relayed.contains("reject=550 5.7.1 <victim@remote.example>... Relaying denied. "),
         "{relayed}"
     );
+    // An unknown user is not a check's refusal: sendmail's usrerr() logs
+    // the text after the codes.
     assert!(
-        text.contains("reject=550 5.1.1 <nosuchuser-zz@localhost>... User unknown"),
+        text.contains(": <nosuchuser-zz@localhost>... User unknown"),
         "{text}"
     );
     assert!(
@@ -126,7 +139,7 @@ fn syslog_lines_in_sendmail_format_that_fail2ban_reads() {
         "{from}"
     );
 
-    // fail2ban's own filter finds the three rejections.
+    // fail2ban's own filter finds the rejections.
     let f2b = workspace().join("target/test-deps/fail2ban");
     let status = std::process::Command::new(workspace().join("tests/tools/fetch-fail2ban"))
         .arg(&f2b)
@@ -164,8 +177,10 @@ fn syslog_lines_in_sendmail_format_that_fail2ban_reads() {
         .and_then(|l| l.split(", ").find_map(|p| p.strip_suffix(" matched")))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("{report}"));
+    // The relaying attempt and the EXPN (fail2ban's filter reads "User
+    // unknown" only as a check's reject=).
     assert!(
-        matched >= 3,
+        matched >= 2,
         "fail2ban matched {matched} lines of\n{file}\n{report}"
     );
 }

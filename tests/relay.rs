@@ -79,11 +79,10 @@ fn start_with(extra: &[&str]) -> Option<Setup> {
     );
     std::fs::write(dir.path().join("aliases"), "postmaster: root\n").unwrap();
     // On-demand delivery (dsmtp, F=%): only when the node asks by ETRN.
-    std::fs::write(
-        dir.path().join("mailertable"),
-        "ondemand.test dsmtp:[127.0.0.1]\n",
-    )
-    .unwrap();
+    // The source beside its .db, as a site keeps them.
+    let mailertable = "ondemand.test dsmtp:[127.0.0.1]\n";
+    std::fs::write(dir.path().join("mailertable"), mailertable).unwrap();
+    mtad_e2e::makemap(&dir.path().join("mailertable"), mailertable)?;
     let cf = site_config(dir.path(), "relay-e2e", &mc);
     let spool_option = format!("Mtad.MailSpoolDirectory={}", spool.display());
     let dns_option = format!("Mtad.Nameservers=127.0.0.1:{dns_port}");

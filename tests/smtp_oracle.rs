@@ -22,8 +22,41 @@ struct Sendmail {
     dir: tempfile::TempDir,
 }
 
+/// The name lookups both servers use: a hosts file alone (service switch
+/// `hosts files`), so that `$[ $]` and the client's name are answered the
+/// same way for both and no query leaves the machine.
+struct Names {
+    dir: tempfile::TempDir,
+}
+
+impl Names {
+    fn new(hosts: &str) -> Names {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("hosts"), hosts).unwrap();
+        std::fs::write(dir.path().join("service.switch"), "hosts files\n").unwrap();
+        Names { dir }
+    }
+
+    /// `-O` settings for either server.
+    fn options(&self) -> Vec<String> {
+        vec![
+            format!("HostsFile={}", self.dir.path().join("hosts").display()),
+            format!(
+                "ServiceSwitchFile={}",
+                self.dir.path().join("service.switch").display()
+            ),
+        ]
+    }
+}
+
 impl Sendmail {
-    fn start(cf: &Path) -> Option<Sendmail> {
+    fn start(cf: &Path, options: &[String]) -> Option<Sendmail> {
+        let tool = workspace().join("../shared/tools/sm-run");
+        Sendmail::start_via(&[tool.to_str().unwrap()], cf, options)
+    }
+
+    /// sendmail started by `command` (sm-run, or a wrapper that execs it).
+    fn start_via(command: &[&str], cf: &Path, options: &[String]) -> Option<Sendmail> {
         let tool = workspace().join("../shared/tools/sm-run");
         let root = std::env::var_os("SM_ROOT")
             .map(PathBuf::from)
@@ -40,7 +73,8 @@ impl Sendmail {
         let queue = dir.path().join("queue");
         std::fs::create_dir(&queue).unwrap();
         let port = free_port();
-        let child = Command::new(tool)
+        let child = Command::new(command[0])
+            .args(&command[1..])
             .env("SM_NETNS", "0")
             .arg("-bD")
             .arg("-C")
@@ -51,6 +85,7 @@ impl Sendmail {
             ))
             .arg("-O")
             .arg(format!("QueueDirectory={}", queue.display()))
+            .args(options.iter().flat_map(|o| ["-O", o.as_str()]))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
@@ -143,12 +178,16 @@ fn the_command_parser_answers_as_sendmail() {
         return;
     };
     let cf = fixtures.join("daemon-2525.cf");
-    let Some(sendmail) = Sendmail::start(&cf) else {
+    let names = Names::new("127.0.0.1 localhost\n");
+    let Some(sendmail) = Sendmail::start(&cf, &names.options()) else {
         return;
     };
     // The config names no user (sendmail falls back to uid 1): mtad must
     // be told whom to run as. Nothing in these dialogs depends on it.
-    let mtad = Daemon::start_with(&cf, &["DefaultUser=mail:mail"]);
+    let mut options = vec!["DefaultUser=mail:mail".to_string()];
+    options.extend(names.options());
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let mtad = Daemon::start_with(&cf, &options);
     // sendmail checks its queue directory after it starts listening.
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -172,4 +211,260 @@ fn the_command_parser_answers_as_sendmail() {
         }
     }
     assert!(differ.is_empty(), "replies differ:\n{}", differ.join("\n"));
+}
+
+// ---------------------------------------------------------------------------
+// The check rulesets, as sendmail's m4 writes them, answering the same
+// clients the same way.
+
+/// Access map entries for the rules dialogs: clients by address, network
+/// and name; senders; recipients.
+const ACCESS: &str = "\
+Connect:127.0.0.3\t\tREJECT
+Connect:rejected.example\tERROR:5.7.1:550 Go away, rejected.example
+Connect:127.0.0.5\t\tRELAY
+Connect:127.1\t\t\tREJECT
+Connect:127.0.0.7\t\tDISCARD
+Connect:127.0.0.9\t\tERROR:\"421 4.3.2 Too many connections\"
+From:spammer@example.com\tREJECT
+From:bulk.example.com\t\tDISCARD
+From:temp.example.com\t\tERROR:\"451 4.7.1 Try again later\"
+To:partner.example.org\t\tRELAY
+To:blocked@lab.example\t\tERROR:5.1.1:550 User blocked by access map
+To:remote.example.com\t\tREJECT
+To:sales@\t\t\tERROR:550 no sales
+";
+
+/// The hosts file both servers name clients by.
+const HOSTS: &str = "\
+127.0.0.1\tlocalhost
+127.0.0.2\tclient.example
+127.0.0.4\trejected.example
+127.0.0.5\trelay-ok.example
+";
+
+/// From each client address, the dialogs the rules answer.
+const RULE_DIALOGS: &[(&str, &str)] = &[
+    (
+        "127.0.0.1",
+        "HELO c.example | MAIL FROM:<a@example.org> | RCPT TO:<x@remote.example> | RCPT TO:<root> | QUIT",
+    ),
+    (
+        "127.0.0.1",
+        "HELO c.example | MAIL FROM:<spammer@example.com> | MAIL FROM:<x@bulk.example.com> | RCPT TO:<root> | QUIT",
+    ),
+    (
+        "127.0.0.1",
+        "HELO c.example | MAIL FROM:<a@temp.example.com> | MAIL FROM:<a@nowhere.invalid> | MAIL FROM:<a@localhost> | QUIT",
+    ),
+    (
+        "127.0.0.1",
+        "HELO c.example | MAIL FROM:<> | RCPT TO:<blocked@lab.example> | RCPT TO:<u@remote.example.com> | RCPT TO:<sales@localhost> | QUIT",
+    ),
+    (
+        "127.0.0.2",
+        "HELO c.example | MAIL FROM:<a@example.org> | RCPT TO:<x@remote.example> | RCPT TO:<y@partner.example.org> | RCPT TO:<root@localhost> | QUIT",
+    ),
+    (
+        "127.0.0.2",
+        "HELO c.example | MAIL FROM:<> | RCPT TO:<x@sub.partner.example.org> | RCPT TO:<nosuchuser-zz@localhost> | RCPT TO:<a%b@localhost> | QUIT",
+    ),
+    (
+        "127.0.0.3",
+        "HELO c.example | MAIL FROM:<a@example.org> | NOOP | RSET | VRFY root | QUIT",
+    ),
+    (
+        "127.0.0.4",
+        "HELO c.example | MAIL FROM:<a@example.org> | RCPT TO:<root> | QUIT",
+    ),
+    (
+        "127.0.0.5",
+        "HELO c.example | MAIL FROM:<a@example.org> | RCPT TO:<x@remote.example> | QUIT",
+    ),
+    (
+        "127.1.0.1",
+        "HELO c.example | MAIL FROM:<a@example.org> | QUIT",
+    ),
+    (
+        "127.0.0.7",
+        "HELO c.example | MAIL FROM:<a@example.org> | RCPT TO:<x@remote.example> | QUIT",
+    ),
+    ("127.0.0.9", "NOOP"),
+];
+
+/// The real sendmail with its own view of names: in a private mount
+/// namespace, /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf are the
+/// test's (files only, no server), so that its reverse lookups of clients
+/// (gethostbyaddr) find what mtad's HostsFile finds.
+fn sendmail_with_names(cf: &Path, dir: &Path, options: &[String]) -> Option<Sendmail> {
+    if Command::new("unshare").arg("--help").output().is_err() {
+        skip("unshare (util-linux) is missing");
+        return None;
+    }
+    // The system's switch with `hosts: files` (users and the rest as the
+    // machine has them).
+    let system = std::fs::read_to_string("/etc/nsswitch.conf").unwrap_or_default();
+    let mut switch: String = system
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("hosts:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    switch.push_str("hosts: files\n");
+    std::fs::write(dir.join("nsswitch.conf"), switch).unwrap();
+    std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+    let wrapper = dir.join("sm-with-names");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nset -e\nmount --bind {d}/hosts /etc/hosts\n\
+             mount --bind {d}/nsswitch.conf /etc/nsswitch.conf\n\
+             mount --bind {d}/resolv.conf /etc/resolv.conf\n\
+             exec {tool} \"$@\"\n",
+            d = dir.display(),
+            tool = workspace().join("../shared/tools/sm-run").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Sendmail::start_via(
+        &[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            wrapper.to_str().unwrap(),
+        ],
+        cf,
+        options,
+    )
+}
+
+#[test]
+fn the_check_rulesets_answer_as_sendmail() {
+    let makemap = PathBuf::from("/opt/ref/sendmail/usr/sbin/makemap");
+    if !makemap.exists() {
+        skip("the reference makemap (../shared/tools/install-sendmail-ref) is not installed");
+        return;
+    }
+    // The daemons read the map as their own users, and sendmail wants no
+    // directory on its path writable by others (not /tmp).
+    let dir = tempfile::tempdir_in(workspace().join("target")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let names = Names::new(HOSTS);
+    std::fs::write(dir.path().join("hosts"), HOSTS).unwrap();
+    let mut child = Command::new(&makemap)
+        .args(["-C", "/dev/null", "hash"])
+        .arg(dir.path().join("access"))
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("makemap");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ACCESS.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "makemap failed");
+    let db = dir.path().join("access.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for delay in [false, true] {
+        let name = if delay { "rules-delay" } else { "rules" };
+        let cf = mtad_e2e::site_config(
+            dir.path(),
+            name,
+            &format!(
+                "FEATURE(`access_db', `hash -T<TMPF> {d}/access')dnl\n\
+                 FEATURE(`blocklist_recipients')dnl\n\
+                 define(`ALIAS_FILE', `{d}/aliases')dnl\n\
+                 {delay}RELAY_DOMAIN(`partner.example.org')dnl\n",
+                d = dir.path().display(),
+                delay = if delay {
+                    "FEATURE(`delay_checks')dnl\n"
+                } else {
+                    ""
+                }
+            ),
+        );
+        // The aliases, and their database made by sendmail's own -bi.
+        std::fs::write(
+            dir.path().join("aliases"),
+            "postmaster: root\nmailer-daemon: postmaster\n",
+        )
+        .unwrap();
+        let bi = Command::new(workspace().join("../shared/tools/sm-run"))
+            .arg("-bi")
+            .arg("-C")
+            .arg(&cf)
+            .arg(format!("-OQueueDirectory={}", dir.path().display()))
+            .output()
+            .expect("sm-run -bi");
+        assert!(bi.status.success(), "sendmail -bi: {bi:?}");
+        std::fs::set_permissions(
+            dir.path().join("aliases.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let Some(sendmail) = sendmail_with_names(&cf, dir.path(), &names.options()) else {
+            return;
+        };
+        let mut options = names.options();
+        options.push("Mtad.Nameservers=".into());
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
+        let mtad = Daemon::start_with(&cf, &options);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", sendmail.port)).is_ok(),
+            "sendmail stopped: {}",
+            sendmail.stderr()
+        );
+        let mut differ = Vec::new();
+        for (from, dialog) in RULE_DIALOGS {
+            let dialog: Vec<&str> = dialog.split(" | ").collect();
+            let theirs = replies_from(sendmail.port, from, &dialog);
+            let ours = replies_from(mtad.port, from, &dialog);
+            for i in 0..theirs.len().max(ours.len()) {
+                let t = theirs.get(i).map_or("(closed)", String::as_str);
+                let o = ours.get(i).map_or("(closed)", String::as_str);
+                if t != o {
+                    let after = if i == 0 {
+                        "the greeting"
+                    } else {
+                        dialog[i - 1]
+                    };
+                    differ.push(format!(
+                        "{name}, from {from}, after `{after}`:\n  sendmail: {t}\n  mtad:     {o}"
+                    ));
+                }
+            }
+        }
+        assert!(differ.is_empty(), "replies differ:\n{}", differ.join("\n"));
+    }
+}
+
+/// Each reply of `dialog` from a client at `from`: the greeting's code
+/// first (its text names the server), then each reply in full with the
+/// server's own name written `<host>`, until the server closes.
+fn replies_from(port: u16, from: &str, dialog: &[&str]) -> Vec<String> {
+    let mut c = Client::connect_from(port, from);
+    let greeting = c.reply();
+    let host = greeting.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut out = vec![if greeting.starts_with("220") {
+        "220".to_string()
+    } else {
+        greeting.trim_end().to_string()
+    }];
+    if !greeting.starts_with("220") {
+        return out;
+    }
+    for line in dialog {
+        let r = c.cmd(line);
+        if r.is_empty() {
+            break;
+        }
+        out.push(r.trim_end().replace(&host, "<host>"));
+    }
+    out
 }

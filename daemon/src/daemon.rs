@@ -150,9 +150,11 @@ fn start(
     let stats = Arc::new(crate::stats::Stats::open(&config));
     let config_file =
         std::path::absolute(config_file).unwrap_or_else(|_| config_file.to_path_buf());
+    let rules = Arc::new(crate::decide::Rules::load(&config, &host));
     let shared = Arc::new(Shared {
         config,
         settings,
+        rules,
         policy,
         router,
         queue,

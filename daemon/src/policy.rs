@@ -1,17 +1,11 @@
-//! Who may relay, which domains are ours, which local users exist: the
-//! decisions RCPT needs, taken from the config's data (class w, class R,
-//! the access map, the alias files) as sendmail's stock rulesets take them.
-//!
-//! A recipient is relayed only when the client may relay (127.0.0.1 or ::1,
-//! as in sendmail, or a `Connect:` RELAY entry of the access map) or its
-//! domain is one we relay for (class R and its subdomains, or a `To:` RELAY
-//! entry). Everything else outside our domains is "Relaying denied".
+//! Which domains are ours and which local users exist: what RCPT asks
+//! after the rules (check_rcpt, in the config) have said the recipient may
+//! be taken, and what VRFY and EXPN answer. Relaying and the access map are
+//! the config's own rules now (decide.rs runs them).
 
 use crate::aliases::{Aliases, ExpandError, Expander, Target};
 use cfparser::Config;
-use cfparser::model::TextMap;
 use std::collections::HashSet;
-use std::net::IpAddr;
 
 /// The decisions, ready for lookups.
 #[derive(Debug, Default)]
@@ -19,10 +13,6 @@ pub struct Policy {
     /// Our names, lower case: class w, `$j`, `localhost`, and address
     /// literals of loopback.
     local_domains: HashSet<String>,
-    /// Class R, lower case.
-    relay_domains: Vec<String>,
-    /// The access map's text source, if the config declares one.
-    access: Option<TextMap>,
     /// The alias files, read once at start.
     pub aliases: Aliases,
     /// Local parts are folded to lower case (the local mailer has no `u`
@@ -42,16 +32,9 @@ pub enum Route {
 impl Policy {
     pub fn from_config(config: &Config, host_name: &str) -> Policy {
         let local_domains = local_domains(config, host_name);
-        let relay_domains = config
-            .class("R")
-            .map(|r| r.words().map(str::to_ascii_lowercase).collect())
-            .unwrap_or_default();
-        let access = config.maps.get("access").and_then(|m| m.load_source().ok());
         let fold_local = !config.mailer("local").is_some_and(|m| m.has_flag('u'));
         Policy {
             local_domains,
-            relay_domains,
-            access,
             aliases: Aliases::from_config(config),
             fold_local,
         }
@@ -76,58 +59,6 @@ impl Policy {
     pub fn is_local_domain(&self, domain: &str) -> bool {
         let d = domain.trim_end_matches('.').to_ascii_lowercase();
         self.local_domains.contains(&d)
-    }
-
-    /// 127.0.0.1 and ::1 may relay, as in sendmail (not the rest of
-    /// 127.0.0.0/8); others if the access map says `Connect:ADDR RELAY`
-    /// (or the old form without the tag), by address prefix.
-    pub fn client_may_relay(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-            v4 => v4,
-        };
-        if ip == IpAddr::from([127, 0, 0, 1]) || ip == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST) {
-            return true;
-        }
-        let Some(access) = &self.access else {
-            return false;
-        };
-        address_keys(ip).iter().any(|key| {
-            [format!("connect:{key}"), key.clone()].iter().any(|k| {
-                access
-                    .get(k)
-                    .is_some_and(|v| v.eq_ignore_ascii_case("RELAY"))
-            })
-        })
-    }
-
-    /// A domain we relay for: class R or a subdomain of one, or a `To:`
-    /// RELAY entry of the access map for it or a parent domain.
-    pub fn relay_to(&self, domain: &str) -> bool {
-        let d = domain.trim_end_matches('.').to_ascii_lowercase();
-        if self
-            .relay_domains
-            .iter()
-            .any(|r| d == *r || d.ends_with(&format!(".{r}")))
-        {
-            return true;
-        }
-        let Some(access) = &self.access else {
-            return false;
-        };
-        let mut candidate = d.as_str();
-        loop {
-            if access
-                .get(&format!("to:{candidate}"))
-                .is_some_and(|v| v.eq_ignore_ascii_case("RELAY"))
-            {
-                return true;
-            }
-            match candidate.split_once('.') {
-                Some((_, parent)) => candidate = parent,
-                None => return false,
-            }
-        }
     }
 
     /// What a local user name expands to through the aliases.
@@ -172,26 +103,6 @@ pub fn local_domains(config: &Config, host_name: &str) -> HashSet<String> {
     names.insert("[127.0.0.1]".into());
     names.insert("[ipv6:::1]".into());
     names
-}
-
-/// sendmail's access-map keys for an address: the whole address, then
-/// shorter and shorter prefixes (`192.0.2.1`, `192.0.2`, `192.0`, `192`;
-/// `IPv6:2001:db8::1` and its prefixes by group).
-fn address_keys(ip: IpAddr) -> Vec<String> {
-    let (full, sep) = match ip {
-        IpAddr::V4(v4) => (v4.to_string(), '.'),
-        IpAddr::V6(v6) => (format!("ipv6:{v6}"), ':'),
-    };
-    let mut keys = vec![full.clone()];
-    let mut s = full.as_str();
-    while let Some(i) = s.rfind(sep) {
-        s = &s[..i];
-        if s.is_empty() || s == "ipv6" {
-            break;
-        }
-        keys.push(s.to_string());
-    }
-    keys
 }
 
 #[cfg(test)]
@@ -253,33 +164,6 @@ mod tests {
     }
 
     #[test]
-    fn who_may_relay() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = policy("", dir.path());
-        assert!(p.client_may_relay("127.0.0.1".parse().unwrap()));
-        assert!(p.client_may_relay("::1".parse().unwrap()));
-        assert!(
-            !p.client_may_relay("127.0.0.2".parse().unwrap()),
-            "not the rest of 127/8"
-        );
-        assert!(
-            p.client_may_relay("192.0.2.77".parse().unwrap()),
-            "Connect:192.0.2 prefix"
-        );
-        assert!(
-            p.client_may_relay("10.1.2.3".parse().unwrap()),
-            "old untagged form"
-        );
-        assert!(!p.client_may_relay("192.0.3.1".parse().unwrap()));
-        assert!(p.relay_to("relay.example") && p.relay_to("sub.relay.example"));
-        assert!(!p.relay_to("notrelay.example"));
-        assert!(
-            p.relay_to("mx.partner.example"),
-            "To: entry covers subdomains"
-        );
-    }
-
-    #[test]
     fn users_and_aliases() {
         let dir = tempfile::tempdir().unwrap();
         let p = policy("", dir.path());
@@ -295,16 +179,5 @@ mod tests {
         assert!(p.local_user_exists("root+tag"), "user+detail");
         assert!(!p.local_user_exists("u%other.example"));
         assert!(!p.local_user_exists("no-such-user-xyz"));
-    }
-
-    #[test]
-    fn access_keys_by_prefix() {
-        assert_eq!(
-            address_keys("192.0.2.1".parse().unwrap()),
-            ["192.0.2.1", "192.0.2", "192.0", "192"]
-        );
-        let v6 = address_keys("2001:db8::1".parse().unwrap());
-        assert_eq!(v6[0], "ipv6:2001:db8::1");
-        assert!(v6.contains(&"ipv6:2001:db8".to_string()));
     }
 }

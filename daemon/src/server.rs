@@ -21,6 +21,8 @@ use tokio::sync::Semaphore;
 pub struct Shared {
     pub config: Arc<Config>,
     pub settings: Settings,
+    /// The config's rules, for the SMTP checks (decide.rs runs them).
+    pub rules: Arc<crate::decide::Rules>,
     pub policy: Policy,
     /// Where recipients go (delivery).
     pub router: crate::route::Router,
@@ -70,6 +72,7 @@ impl Shared {
             }
         };
         Ok(Shared {
+            rules: Arc::new(crate::decide::Rules::load(&config, &host)),
             router: crate::route::Router::from_config(&config, &host),
             config,
             settings,

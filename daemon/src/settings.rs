@@ -51,9 +51,6 @@ pub struct Settings {
     /// soon as a message is queued. queueonly and deferred leave it to
     /// the next queue run (`-q`, ETRN).
     pub deliver_at_once: bool,
-    /// The address tokenizer's tables (OperatorChars), for sendmail's
-    /// first checks of a MAIL or RCPT address.
-    pub address_tables: rules::prescan::Tables,
 }
 
 impl Settings {
@@ -86,7 +83,6 @@ impl Settings {
             .cloned()
             .collect();
         Settings {
-            address_tables: rules::compile::address_tables(config),
             deliver_at_once: !matches!(
                 config.text("DeliveryMode").as_deref(),
                 Some("queueonly" | "deferred")

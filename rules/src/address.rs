@@ -131,25 +131,36 @@ impl Call<'_, '_> {
     /// prescan with the external table, invalidaddr, rulesets 3 and 0,
     /// then buildaddr. `None` where sendmail returns NULL.
     pub fn parse_address(&mut self, addr: &[u8], flags: Flags) -> Option<Address> {
+        self.parse_address_to(addr, flags, 0).0
+    }
+
+    /// parseaddr() on the address at the start of `addr` that ends at
+    /// `delim` outside quotes, comments and brackets (`b' '` for an SMTP
+    /// argument followed by ESMTP parameters; 0 for none), and where it
+    /// ended. Complaints about the syntax name the whole text, those of
+    /// the rules the address alone (sendmail's RF_COPYPADDR).
+    pub fn parse_address_to(
+        &mut self,
+        addr: &[u8],
+        flags: Flags,
+        delim: u8,
+    ) -> (Option<Address>, usize) {
         let mut msgs = Vec::new();
         let mut toks = std::mem::take(&mut *self.tokens);
-        let r = prescan::prescan(
-            &self.engine.rules.tables,
-            addr,
-            Scan::new(Table::External),
-            &mut toks,
-            &mut msgs,
-        );
+        let mut scan = Scan::new(Table::External);
+        scan.delim = delim;
+        let r = prescan::prescan(&self.engine.rules.tables, addr, scan, &mut toks, &mut msgs);
+        let end = r.end.min(addr.len());
         for m in msgs {
             self.env.say(m);
         }
         if !r.ok {
             *self.tokens = toks;
-            return None;
+            return (None, end);
         }
         let mut ws: Vec<Sym> = toks.iter().map(|t| self.syms.intern(t)).collect();
         *self.tokens = toks;
-        let mut checked = addr.to_vec();
+        let mut checked = addr[..end].to_vec();
         let mut msgs = Vec::new();
         let invalid = prescan::invalid_address(&mut checked, !flags.sender, &mut msgs);
         for mut m in msgs {
@@ -159,8 +170,9 @@ impl Call<'_, '_> {
             self.env.say(m);
         }
         if invalid {
-            return None;
+            return (None, end);
         }
+        let addr = &addr[..end];
         let mut queue = false;
         if self.rewrite(&mut ws, 3, 0, MAXATOM) == EX_TEMPFAIL {
             queue = true;
@@ -190,7 +202,7 @@ impl Call<'_, '_> {
             a.queue = true;
             a.dsn = Some("4.4.3".into());
         }
-        Some(a)
+        (Some(a), end)
     }
 
     /// buildaddr(): the triple at the start of `tv` into an address.
@@ -424,6 +436,17 @@ impl Call<'_, '_> {
     /// rewritten by rulesets 3, 1 and 4 into `$f`. Returns the parsed
     /// address (`/sender` prints its user).
     pub fn set_sender(&mut self, from: &[u8], user_name: &[u8]) -> Option<Address> {
+        self.set_sender_to(from, user_name, 0).0
+    }
+
+    /// [`Call::set_sender`] on the address at the start of `from` that
+    /// ends at `delim` (as [`Call::parse_address_to`]), and where it ended.
+    pub fn set_sender_to(
+        &mut self,
+        from: &[u8],
+        user_name: &[u8],
+        delim: u8,
+    ) -> (Option<Address>, usize) {
         self.env.macros.set(b"x", b"");
         self.env.macros.set(b"addr_type", b"e s");
         let flags = Flags {
@@ -435,8 +458,9 @@ impl Call<'_, '_> {
                 !a.bad && !matches!(a.mailer.as_str(), "prog" | "*file*" | "*include*")
             })
         };
+        let (mut a, end) = self.parse_address_to(from, flags, delim);
+        let from = &from[..end];
         let mut used = from.to_vec();
-        let mut a = self.parse_address(from, flags);
         if !usable(&a) {
             if a.as_ref().is_some_and(|a| !a.bad) {
                 self.usrerr(b"553 5.1.7 Invalid sender address", Some(from));
@@ -460,7 +484,7 @@ impl Call<'_, '_> {
             self.env.quiet = was;
         }
         let Some(mut ws) = self.scan(&used, Table::Internal, false) else {
-            return a;
+            return (a, end);
         };
         self.rewrite(&mut ws, 3, 0, MAXATOM);
         self.rewrite(&mut ws, 1, 0, MAXATOM);
@@ -483,6 +507,6 @@ impl Call<'_, '_> {
             self.rewrite(&mut ws, 4, 0, MAXATOM);
             self.env.macros.unset(b"addr_type");
         }
-        a
+        (a, end)
     }
 }

@@ -19,6 +19,7 @@
 
 pub mod address;
 pub mod builtin;
+pub mod check;
 pub mod classes;
 pub mod compile;
 pub mod crack;

@@ -106,11 +106,11 @@ impl Message {
     }
 }
 
-/// `NNN ` at the start of a string (ISSMTPCODE: three digits, the first
-/// 2-5, then a blank or `-`).
+/// `NNN ` at the start of a string (ISSMTPCODE: three digits, then a
+/// blank or `-`; `050` is a note, shown in verbose mode only).
 fn split_code(s: &[u8]) -> Option<([u8; 3], &[u8])> {
     if s.len() >= 4
-        && (b'2'..=b'5').contains(&s[0])
+        && s[0].is_ascii_digit()
         && s[1].is_ascii_digit()
         && s[2].is_ascii_digit()
         && (s[3] == b' ' || s[3] == b'-')

@@ -277,6 +277,17 @@ impl Daemon {
             // server.
             .arg("-O")
             .arg("Mtad.Nameservers=127.0.0.1:9")
+            // The rules' host lookups ($[ $], the resolve map behind
+            // check_mail) and the clients' names come from a hosts file:
+            // the test domains exist, loopback is localhost, nothing else
+            // does. A test that needs DNS names its own switch.
+            .arg("-O")
+            .arg(format!("HostsFile={}", test_hosts(dir.path()).display()))
+            .arg("-O")
+            .arg(format!(
+                "ServiceSwitchFile={}",
+                test_switch(dir.path()).display()
+            ))
             // The log mirrored to stderr (the tests read it), and syslog
             // lines sent to a socket in the test's directory, never the
             // machine's /dev/log (a test that reads them binds it).
@@ -559,6 +570,70 @@ macro_rules! expect {
         );
         r
     }};
+}
+
+/// The hosts file a test daemon names hosts by (see [`Daemon::start`]):
+/// loopback, and the domains the tests send from, each on its own line so
+/// that each is its own canonical name.
+pub fn test_hosts(dir: &Path) -> PathBuf {
+    let path = dir.join("test-hosts");
+    if !path.exists() {
+        std::fs::write(
+            &path,
+            "127.0.0.1\tlocalhost\n\
+             192.0.2.10\texample.org\n\
+             192.0.2.11\texample.net\n\
+             192.0.2.12\texample.com\n\
+             192.0.2.13\tclient.example\n",
+        )
+        .expect("write the test hosts file");
+    }
+    path
+}
+
+/// A service switch with `hosts files`: names from [`test_hosts`] only,
+/// so that a name is found or not, never "try again" (a test that needs
+/// DNS for them names its own switch).
+pub fn test_switch(dir: &Path) -> PathBuf {
+    let path = dir.join("test-service.switch");
+    if !path.exists() {
+        std::fs::write(&path, "hosts files\n").expect("write the test service switch");
+    }
+    path
+}
+
+/// Builds the hash map `path.db` from `text` with the real makemap (the
+/// reference sendmail's, which tests/run unpacks), as a site would. None
+/// (said as a skip) when it is not there.
+pub fn makemap(path: &Path, text: &str) -> Option<()> {
+    use std::io::Write;
+    let makemap = Path::new("/opt/ref/sendmail/usr/sbin/makemap");
+    if !makemap.exists() {
+        skip("the reference makemap (../shared/tools/install-sendmail-ref) is not installed");
+        return None;
+    }
+    let mut child = Command::new(makemap)
+        .args(["-C", "/dev/null", "hash"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run makemap");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "makemap {} failed",
+        path.display()
+    );
+    // The daemon reads it as its RunAsUser.
+    use std::os::unix::fs::PermissionsExt;
+    let db = PathBuf::from(format!("{}.db", path.display()));
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    Some(())
 }
 
 /// A sendmail.cf generated now, with sendmail's own m4, from .mc text a

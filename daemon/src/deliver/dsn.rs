@@ -229,6 +229,7 @@ pub fn report(
         daemon: "MTA".into(),
         headers: headers.into_bytes(),
         body,
+        quarantine: None,
     }
 }
 

@@ -83,6 +83,9 @@ pub struct NewMessage {
     pub headers: Vec<u8>,
     /// The body, CRLF line ends, dot-stuffing removed.
     pub body: Vec<u8>,
+    /// A check's quarantine reason: the message is queued held (`mtactl
+    /// queue` shows it; `mtactl release` lets it go).
+    pub quarantine: Option<String>,
 }
 
 impl NewMessage {
@@ -551,8 +554,9 @@ pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> Result<S
             .prepare_cached(
                 "INSERT OR IGNORE INTO messages (id, arrival, sender, size, body_type, ret, envid,
                 declared_size, client_addr, client_name, client_verified, helo, protocol, daemon,
-                headers, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                headers, body, state, status_message)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                CASE WHEN ?17 IS NULL THEN 'queued' ELSE 'held' END, 'quarantined: ' || ?17)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -572,6 +576,7 @@ pub(crate) fn insert(tx: &rusqlite::Transaction<'_>, m: &NewMessage) -> Result<S
                     m.daemon,
                     m.headers,
                     m.body,
+                    m.quarantine,
                 ])
             })
             .map_err(sql)?;

@@ -17,6 +17,7 @@ use super::params;
 use super::reader::{LineReader, ReadError};
 use crate::aliases::Target;
 use crate::clock;
+use crate::decide::smtp::{Checks, Outcome};
 use crate::dns::ClientName;
 use crate::log;
 use crate::macros::{self, MacroEnv};
@@ -46,6 +47,12 @@ struct Transaction {
     ret: Option<String>,
     envid: Option<String>,
     recipients: Vec<NewRecipient>,
+    /// The sender's mailer by ruleset 0 (`{mail_mailer}`), for mailstats.
+    mailer: Option<String>,
+    /// A check said `$#discard`: the message is accepted and dropped.
+    discard: bool,
+    /// A check said `$#error $@ quarantine`: the reason.
+    quarantine: Option<String>,
 }
 
 /// What happens after a command.
@@ -79,6 +86,15 @@ pub struct Session<R, W> {
     bad_commands: u32,
     tls: Option<TlsInfo>,
     client: ClientLookup,
+    /// The rules' state for this session (decide.rs).
+    checks: Checks,
+    /// check_relay refused the client (sendmail's nullserver): every
+    /// command but QUIT, HELO, EHLO, NOOP and RSET gets this reply.
+    refused: Option<String>,
+    /// check_relay said `$#discard`: every message is dropped.
+    discard_all: bool,
+    /// check_relay said `$#error $@ quarantine`: every message is held.
+    quarantine_all: Option<String>,
 }
 
 /// The client's verified name: looked up from the start of the session,
@@ -98,19 +114,25 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         tls: Option<TlsInfo>,
     ) -> Self {
         let mut macros = MacroEnv::default();
+        let mut checks = Checks::new(shared.rules.clone());
         let s = &shared.settings;
-        macros.set("j", s.host_name.clone());
-        macros.set("v", macros::VERSION);
-        macros.set("client_addr", peer.ip().to_string());
-        macros.set("client_port", peer.port().to_string());
-        macros.set("daemon_name", listener.name.clone());
-        macros.set("daemon_flags", listener.modifiers.clone());
-        macros.set("_", format!("[{}]", peer.ip()));
+        let mut set = |name: &str, value: String| {
+            checks.set(name, &value);
+            macros.set(name, value);
+        };
+        set("j", s.host_name.clone());
+        set("v", macros::VERSION.into());
+        set("client_addr", crate::decide::smtp::client_addr(peer.ip()));
+        set("client_port", peer.port().to_string());
+        set("daemon_name", listener.name.clone());
+        set("daemon_flags", listener.modifiers.clone());
+        set("if_addr", listener.addr.ip().to_string());
+        set("_", format!("[{}]", peer.ip()));
         if let Some(t) = &tls {
-            macros.set("tls_version", t.version.clone());
-            macros.set("cipher", t.cipher.clone());
-            macros.set("cipher_bits", t.bits.clone());
-            macros.set("verify", t.verify);
+            set("tls_version", t.version.clone());
+            set("cipher", t.cipher.clone());
+            set("cipher_bits", t.bits.clone());
+            set("verify", t.verify.into());
         }
         let client = match shared.names.clone() {
             Some(names) => {
@@ -133,7 +155,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             bad_commands: 0,
             tls,
             client,
+            checks,
+            refused: None,
+            discard_all: false,
+            quarantine_all: None,
         }
+    }
+
+    /// Sets a macro for the templates and for the rules alike.
+    fn set_macro(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        self.checks.set(name, &value);
+        self.macros.set(name, value);
     }
 
     /// The client's name, waiting for the lookups if they are still
@@ -149,12 +182,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 }
             };
             let ip = self.peer.ip();
-            self.macros.set("_", name.describe(ip));
-            self.macros.set(
+            self.set_macro("_", name.describe(ip));
+            self.set_macro(
                 "client_name",
                 name.name.clone().unwrap_or_else(|| format!("[{ip}]")),
             );
-            self.macros.set("client_resolve", name.resolve);
+            self.set_macro("client_resolve", name.resolve);
             self.client = ClientLookup::Done(name);
         }
         match &self.client {
@@ -179,6 +212,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// Serves commands; true when the session continues under TLS.
     async fn serve(&mut self) -> Result<bool, ReadError> {
+        if self.check_relay().await {
+            return Ok(false);
+        }
         if self.tls.is_some() {
             // After STARTTLS the session starts over without a greeting
             // (RFC 3207 4.2).
@@ -207,6 +243,43 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.reply(&format!("220 {greeting}")).await;
         self.flush().await;
         self.commands().await
+    }
+
+    /// check_relay on the client, as sendmail's validate_connection() runs
+    /// it before the greeting: a refusal makes this a session that refuses
+    /// every command (sendmail's nullserver), one starting `421 ` closes at
+    /// once. True when the session is over.
+    async fn check_relay(&mut self) -> bool {
+        if !self.checks.rules().has("check_relay") {
+            return false;
+        }
+        let client = self.client_name().await;
+        let ip = self.peer.ip();
+        let name = client.name.unwrap_or_else(|| format!("[{ip}]"));
+        let addr = crate::decide::smtp::client_addr(ip);
+        match self.checks.connect(&name, &addr) {
+            Outcome::Accept => false,
+            Outcome::Discard { log } => {
+                log::notice(3, &format!("NOQUEUE: {}", log::esc(&log)));
+                self.discard_all = true;
+                false
+            }
+            Outcome::Quarantine { reason, log } => {
+                log::notice(3, &format!("NOQUEUE: {}", log::esc(&log)));
+                self.quarantine_all = Some(reason);
+                false
+            }
+            Outcome::Reject { reply, log } => {
+                log::notice(3, &format!("NOQUEUE: {}", log::esc(&log)));
+                self.shared.stats.connection_rejected();
+                if reply.starts_with("421 ") {
+                    self.reply(&reply).await;
+                    return true;
+                }
+                self.refused = Some(reply);
+                false
+            }
+        }
     }
 
     /// The command loop; true when the client asked for STARTTLS.
@@ -254,6 +327,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     async fn command(&mut self, cmd: Command) -> Next {
+        if let Some(refusal) = self.refused.clone()
+            && !matches!(
+                cmd,
+                Command::Quit
+                    | Command::Helo(_)
+                    | Command::Ehlo(_)
+                    | Command::Noop
+                    | Command::Rset
+                    | Command::Unknown(_)
+                    | Command::Syntax(_)
+            )
+        {
+            return self.bad(&refusal).await;
+        }
         match cmd {
             Command::Helo(name) => self.helo(name, false).await,
             Command::Ehlo(name) => self.helo(name, true).await,
@@ -326,8 +413,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         self.tx = Transaction::default();
         self.esmtp = esmtp;
-        self.macros.set("s", name.clone());
-        self.macros.set("r", self.protocol());
+        self.set_macro("s", name.clone());
+        self.set_macro("r", self.protocol());
         self.helo = Some(name);
         let j = self.shared.settings.host_name.clone();
         // As sendmail, the reply names the client as DNS knows it, not as
@@ -398,9 +485,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return self.bad("503 5.5.0 Sender already specified").await;
         }
         let arg = String::from_utf8_lossy(raw);
-        if let Err(reply) = self.address_syntax(&arg, raw, "from", false) {
-            return self.bad(&reply).await;
-        }
+        let at = match self.argument_start(&arg, "from") {
+            Ok(at) => at,
+            Err(reply) => return self.bad(&reply).await,
+        };
+        let parsed = match self.checks.sender(&raw[at..]) {
+            Ok(p) => p,
+            Err(reply) => return self.bad(&reply).await,
+        };
+        let address_text = raw[at..at + parsed.end].to_vec();
         let (path, params) = match command::path_arg(&arg, "from") {
             Ok(p) => p,
             Err(e) => return self.bad(&e.0).await,
@@ -425,8 +518,28 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             body_type: asked.body_type,
             ret: asked.ret,
             envid: asked.envid,
+            mailer: Some(parsed.address.mailer.clone()),
             ..Transaction::default()
         };
+        tx.id = Some(crate::queue::id::new_id());
+        self.set_macro("i", tx.id.clone().unwrap_or_default());
+        match self.checks.check_mail(&address_text) {
+            Outcome::Accept => {}
+            Outcome::Reject { reply, log } => {
+                self.tx.mailer = tx.mailer.take();
+                self.log_check(tx.id.as_deref(), &log).await;
+                self.count_rejected();
+                return self.bad(&reply).await;
+            }
+            Outcome::Discard { log } => {
+                self.log_check(tx.id.as_deref(), &log).await;
+                tx.discard = true;
+            }
+            Outcome::Quarantine { reason, log } => {
+                self.log_check(tx.id.as_deref(), &log).await;
+                tx.quarantine = Some(reason);
+            }
+        }
         let s = &self.shared.settings;
         let max = s.size_limit();
         if let Some(size) = tx.size
@@ -447,7 +560,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         let shown = format!("<{sender}>");
         tx.sender = Some(sender);
-        tx.id = Some(crate::queue::id::new_id());
         self.tx = tx;
         self.reply(&format!("250 2.1.0 {shown}... Sender ok")).await;
         Next::Continue
@@ -459,10 +571,33 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if self.tx.sender.is_none() {
             return self.bad("503 5.0.0 Need MAIL before RCPT").await;
         }
-        let arg = String::from_utf8_lossy(raw);
-        if let Err(reply) = self.address_syntax(&arg, raw, "to", true) {
-            return self.bad(&reply).await;
+        if let Some(max) = self.shared.settings.max_recipients
+            && self.tx.recipients.len() >= max
+        {
+            return self.reply_continue("452 4.5.3 Too many recipients").await;
         }
+        let next = self.recipient(raw).await;
+        self.checks.recipient_done();
+        next
+    }
+
+    /// RCPT in sendmail's order: skipword, parseaddr() (rulesets 3 and 0),
+    /// the ESMTP parameters, check_rcpt, then whether a local user exists.
+    async fn recipient(&mut self, raw: &[u8]) -> Next {
+        let arg = String::from_utf8_lossy(raw);
+        let at = match self.argument_start(&arg, "to") {
+            Ok(at) => at,
+            Err(reply) => return self.bad(&reply).await,
+        };
+        let parsed = match self.checks.recipient(&raw[at..]) {
+            Ok(p) => p,
+            Err(reply) => {
+                self.log_usrerr(&reply);
+                self.count_rejected();
+                return self.bad(&reply).await;
+            }
+        };
+        let address_text = raw[at..at + parsed.end].to_vec();
         let (path, params) = match command::path_arg(&arg, "to") {
             Ok(p) => p,
             Err(e) => return self.bad(&e.0).await,
@@ -483,33 +618,51 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Ok(r) => r,
             Err(e) => return self.bad(&e.0).await,
         };
-        if let Some(max) = self.shared.settings.max_recipients
-            && self.tx.recipients.len() >= max
-        {
-            return self.reply_continue("452 4.5.3 Too many recipients").await;
-        }
-        let shared = self.shared.clone();
-        let policy = &shared.policy;
-        match policy.route(&mailbox.local_unquoted(), mailbox.domain.as_deref()) {
-            Route::Local { user } => {
-                if !policy.local_user_exists(&user) {
-                    let reply = format!("550 5.1.1 {shown}... User unknown");
-                    self.log_reject("check_rcpt", &shown, &reply).await;
-                    return self.bad(&reply).await;
-                }
+        match self.checks.check_rcpt(&address_text) {
+            Outcome::Accept => {}
+            Outcome::Reject { reply, log } => {
+                let id = self.tx.id.clone();
+                self.log_check(id.as_deref(), &log).await;
+                self.count_rejected();
+                return self.bad(&reply).await;
             }
-            Route::Remote { domain } => {
-                if !policy.client_may_relay(self.peer.ip()) && !policy.relay_to(&domain) {
-                    // sendmail's texts (proto.m4), by what the client's
-                    // name lookup found.
-                    let client = self.client_name().await;
-                    let why = match client.resolve {
-                        "FAIL" => format!("IP name lookup failed [{}]", self.peer.ip()),
-                        "FORGED" => format!("IP name possibly forged [{}]", self.peer.ip()),
-                        _ => "Proper authentication required.".to_string(),
-                    };
-                    let reply = format!("550 5.7.1 {shown}... Relaying denied. {why}");
-                    self.log_reject("check_rcpt", &shown, &reply).await;
+            Outcome::Discard { log } => {
+                let id = self.tx.id.clone();
+                self.log_check(id.as_deref(), &log).await;
+                self.tx.discard = true;
+            }
+            Outcome::Quarantine { reason, log } => {
+                let id = self.tx.id.clone();
+                self.log_check(id.as_deref(), &log).await;
+                self.tx.quarantine = Some(reason);
+            }
+        }
+        let a = &parsed.address;
+        let discarding = self.tx.discard || self.discard_all;
+        if !discarding {
+            if let Some(reply) = self.no_check_rcpt_relay(a, &address_text) {
+                let id = self.tx.id.clone();
+                let log = format!(
+                    "ruleset=check_rcpt, arg1={}, relay={}, reject={reply}",
+                    String::from_utf8_lossy(&address_text),
+                    self.client_name().await.describe(self.peer.ip())
+                );
+                self.log_check(id.as_deref(), &log).await;
+                self.count_rejected();
+                return self.bad(&reply).await;
+            }
+            // recipient(): a local user must exist (an alias or an account).
+            let local = self
+                .shared
+                .config
+                .mailer(&a.mailer)
+                .is_some_and(|m| m.has_flag('A') || a.mailer == "local");
+            if local {
+                let user = String::from_utf8_lossy(&a.user).into_owned();
+                if !self.shared.policy.local_user_exists(&user) {
+                    let reply = format!("550 5.1.1 {shown}... User unknown");
+                    self.log_usrerr(&reply);
+                    self.count_rejected();
                     return self.bad(&reply).await;
                 }
             }
@@ -519,9 +672,33 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             orcpt,
             notify,
         });
-        self.reply(&format!("250 2.1.5 {shown}... Recipient ok"))
+        self.set_macro("nrcpts", self.tx.recipients.len().to_string());
+        let will_queue = if a.queue { " (will queue)" } else { "" };
+        self.reply(&format!("250 2.1.5 {shown}... Recipient ok{will_queue}"))
             .await;
         Next::Continue
+    }
+
+    /// A config without check_rcpt would relay for anyone under sendmail;
+    /// mtad does not (no relaying unless the config allows it): mail for a
+    /// mailer that is not local (flag l) from a client other than this
+    /// host is refused with sendmail's words.
+    fn no_check_rcpt_relay(&self, a: &rules::address::Address, text: &[u8]) -> Option<String> {
+        if self.checks.rules().has("check_rcpt") {
+            return None;
+        }
+        let local = self
+            .shared
+            .config
+            .mailer(&a.mailer)
+            .is_none_or(|m| m.has_flag('l'));
+        if local || self.peer.ip().is_loopback() {
+            return None;
+        }
+        Some(format!(
+            "550 5.7.1 {}... Relaying denied",
+            String::from_utf8_lossy(text)
+        ))
     }
 
     // ---------------------------------------------------------------- DATA
@@ -614,6 +791,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             daemon: self.listener.name.clone(),
             headers,
             body: message.body,
+            quarantine: tx
+                .quarantine
+                .clone()
+                .or_else(|| self.quarantine_all.clone()),
         };
         let from_line = format!(
             "from=<{}>, size={}, class=0, nrcpts={}, msgid={}{}, proto={}, daemon={}, relay={}",
@@ -628,8 +809,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             log::esc(&self.listener.name),
             log::esc(&relay),
         );
-        let from_mailer = self.sender_mailer(&new.sender);
+        let from_mailer = tx.mailer.clone().unwrap_or_else(|| "esmtp".into());
         let size = new.size();
+        if tx.discard || self.discard_all {
+            // A check said $#discard: accepted, and dropped (sendmail logs
+            // the sender, then "discarded").
+            log::info(9, &format!("{id}: {from_line}"));
+            log::notice(5, &format!("{id}: discarded"));
+            self.reply(&format!("250 2.0.0 {id} Message accepted for delivery"))
+                .await;
+            return Next::Continue;
+        }
+        if let Some(reason) = &new.quarantine {
+            log::notice(5, &format!("{id}: quarantine={}", log::esc(reason)));
+        }
         match self.shared.queue.commit(new).await {
             Ok(id) => {
                 log::info(9, &format!("{id}: {from_line}"));
@@ -802,7 +995,23 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         match route {
             Route::Local { user } if policy.local_user_exists(&user) => {
-                self.reply_continue(&format!("250 2.1.5 {shown}")).await
+                // sendmail's printvrfyaddr(): an account with its full name
+                // (from GECOS) and `user@$j`.
+                let account = (!policy.aliases.contains(&user.to_ascii_lowercase()))
+                    .then(|| nix::unistd::User::from_name(&user).ok().flatten())
+                    .flatten();
+                let reply = match account {
+                    Some(u) => {
+                        let j = &self.shared.settings.host_name;
+                        let gecos = u.gecos.to_string_lossy().into_owned();
+                        match full_name(&gecos, &u.name) {
+                            Some(f) => format!("250 2.1.5 {f} <{}@{j}>", u.name),
+                            None => format!("250 2.1.5 <{}@{j}>", u.name),
+                        }
+                    }
+                    None => format!("250 2.1.5 {shown}"),
+                };
+                self.reply_continue(&reply).await
             }
             Route::Local { .. } => {
                 self.bad(&format!("550 5.1.1 {shown}... User unknown"))
@@ -863,21 +1072,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
     }
 
-    /// skipword(), then parseaddr()'s first checks on the bytes the
-    /// client sent (`raw`; `arg` is their text): the reply when the
-    /// argument fails either.
-    fn address_syntax(
-        &self,
-        arg: &str,
-        raw: &[u8],
-        keyword: &str,
-        recipient: bool,
-    ) -> Result<(), String> {
+    /// skipword(): where the address starts in the argument (after
+    /// `FROM:` or `TO:` and blanks), or sendmail's reply.
+    fn argument_start(&self, arg: &str, keyword: &str) -> Result<usize, String> {
         let rest = command::skip_word(arg, keyword).map_err(|e| e.0)?;
         // What skipword passed over is ASCII: the same length in both.
-        let at = arg.len() - rest.len();
-        let tables = &self.shared.settings.address_tables;
-        crate::decide::address_syntax(tables, &raw[at.min(raw.len())..], recipient)
+        Ok(arg.len() - rest.len())
     }
 
     // ---------------------------------------------------------------- I/O
@@ -907,32 +1107,33 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// sendmail's rejection line, which fail2ban's sendmail-reject filter
     /// reads: `QUEUEID: ruleset=check_rcpt, arg1=<addr>, relay=name [ip],
     /// reject=550 ...`.
-    /// The mailer a sender's address routes to: whom mailstats counts a
-    /// received (or refused) message from, as sendmail does.
-    fn sender_mailer(&self, sender: &str) -> String {
-        if sender.is_empty() {
-            return "local".into();
-        }
-        self.shared
-            .router
-            .route(sender)
-            .map_or_else(|_| "esmtp".into(), |d| d.mailer)
+    /// rscheck()'s line for a check that did not simply accept:
+    /// `QUEUEID: ruleset=check_rcpt, arg1=<addr>, relay=name [ip],
+    /// reject=550 ...` (fail2ban's sendmail-reject filter reads it).
+    async fn log_check(&mut self, id: Option<&str>, line: &str) {
+        let id = id.unwrap_or("NOQUEUE");
+        log::notice(4, &format!("{id}: {}", log::esc(line)));
     }
 
-    async fn log_reject(&mut self, ruleset: &str, arg: &str, reply: &str) {
-        let mailer = self.sender_mailer(self.tx.sender.as_deref().unwrap_or(""));
-        self.shared.stats.rejected(&mailer);
-        let who = self.client_name().await.describe(self.peer.ip());
-        let id = self.tx.id.clone().unwrap_or_else(|| "NOQUEUE".into());
-        log::notice(
-            4,
-            &format!(
-                "{id}: ruleset={ruleset}, arg1={}, relay={}, reject={}",
-                log::esc(arg),
-                log::esc(&who),
-                log::esc(reply)
-            ),
-        );
+    /// A user error during RCPT, logged as sendmail's usrerr() logs it
+    /// there (LogUsrErrs): `QUEUEID: <a@b>... User unknown`, the text
+    /// after the codes.
+    fn log_usrerr(&self, reply: &str) {
+        let mut text = reply.get(4..).unwrap_or("");
+        if let Some(l) = rules::report::enhanced_len(text.as_bytes())
+            && text.as_bytes().get(l) == Some(&b' ')
+        {
+            text = &text[l + 1..];
+        }
+        let id = self.tx.id.as_deref().unwrap_or("NOQUEUE");
+        log::notice(4, &format!("{id}: {}", log::esc(text)));
+    }
+
+    /// A refused MAIL or RCPT, counted for mailstats under the sender's
+    /// mailer, as sendmail's markstats() counts it.
+    fn count_rejected(&self) {
+        let mailer = self.tx.mailer.as_deref().unwrap_or("esmtp");
+        self.shared.stats.rejected(mailer);
     }
 
     /// `name [ip]: vrfy ARG [rejected]`, as sendmail logs refused VRFY and
@@ -967,6 +1168,25 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     async fn flush(&mut self) {
         let _ = self.writer.flush().await;
     }
+}
+
+/// sendmail's buildfname(): the full name in a GECOS field, up to the
+/// first comma, `&` standing for the login name with a capital.
+fn full_name(gecos: &str, login: &str) -> Option<String> {
+    let field = gecos.split(',').next().unwrap_or("");
+    let mut out = String::new();
+    for c in field.chars() {
+        if c == '&' {
+            let mut l = login.chars();
+            if let Some(first) = l.next() {
+                out.extend(first.to_uppercase());
+                out.push_str(l.as_str());
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// A header line, folded lines with CRLF, as it goes into the queue.
@@ -1023,6 +1243,17 @@ fn message_id(headers: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_names_from_gecos() {
+        assert_eq!(full_name("root", "root").as_deref(), Some("root"));
+        assert_eq!(
+            full_name("& Smith,Room 1,555", "bob").as_deref(),
+            Some("Bob Smith")
+        );
+        assert_eq!(full_name(",,,", "x"), None);
+        assert_eq!(full_name("", "x"), None);
+    }
 
     #[test]
     fn helo_names() {
