@@ -233,6 +233,8 @@ To:partner.example.org\t\tRELAY
 To:blocked@lab.example\t\tERROR:5.1.1:550 User blocked by access map
 To:remote.example.com\t\tREJECT
 To:sales@\t\t\tERROR:550 no sales
+GreetPause:127.0.0\t\t0
+ClientRate:127.0.0.8\t\t1
 ";
 
 /// The hosts file both servers name clients by.
@@ -269,6 +271,15 @@ const RULE_DIALOGS: &[(&str, &str)] = &[
         "127.0.0.2",
         "HELO c.example | MAIL FROM:<> | RCPT TO:<x@sub.partner.example.org> | RCPT TO:<nosuchuser-zz@localhost> | RCPT TO:<a%b@localhost> | QUIT",
     ),
+    // With delay_checks the sender's checks run at RCPT, on {mail_from}.
+    (
+        "127.0.0.2",
+        "HELO c.example | MAIL FROM:<spammer@example.com> | RCPT TO:<root@localhost> | QUIT",
+    ),
+    (
+        "127.0.0.2",
+        "HELO c.example | MAIL FROM:<a@nowhere.invalid> | RCPT TO:<root@localhost> | QUIT",
+    ),
     (
         "127.0.0.3",
         "HELO c.example | MAIL FROM:<a@example.org> | NOOP | RSET | VRFY root | QUIT",
@@ -290,6 +301,9 @@ const RULE_DIALOGS: &[(&str, &str)] = &[
         "HELO c.example | MAIL FROM:<a@example.org> | RCPT TO:<x@remote.example> | QUIT",
     ),
     ("127.0.0.9", "NOOP"),
+    // FEATURE(ratecontrol): one connection a minute from 127.0.0.8.
+    ("127.0.0.8", "NOOP | QUIT"),
+    ("127.0.0.8", "NOOP | QUIT"),
 ];
 
 /// The real sendmail with its own view of names: in a private mount
@@ -382,7 +396,10 @@ fn the_check_rulesets_answer_as_sendmail() {
                  {delay}RELAY_DOMAIN(`partner.example.org')dnl\n",
                 d = dir.path().display(),
                 delay = if delay {
-                    "FEATURE(`delay_checks')dnl\n"
+                    "FEATURE(`delay_checks')dnl\n\
+                     FEATURE(`greet_pause', `300')dnl\n\
+                     FEATURE(`ratecontrol', `nodelay', `terminate')dnl\n\
+                     FEATURE(`conncontrol', `nodelay', `terminate')dnl\n"
                 } else {
                     ""
                 }
@@ -440,8 +457,40 @@ fn the_check_rulesets_answer_as_sendmail() {
                 }
             }
         }
+        if delay {
+            // greet_pause: a client that talks first, from an address the
+            // GreetPause: entries leave at the default 300 ms.
+            let theirs = early_talk(sendmail.port, "127.2.0.1");
+            let ours = early_talk(mtad.port, "127.2.0.1");
+            if theirs != ours {
+                differ.push(format!(
+                    "{name}, an early talker:\n  sendmail: {theirs:?}\n  mtad:     {ours:?}"
+                ));
+            }
+        }
         assert!(differ.is_empty(), "replies differ:\n{}", differ.join("\n"));
     }
+}
+
+/// A client at `from` that sends its commands at once, before the
+/// greeting: everything the server answers, its name written `<host>`.
+fn early_talk(port: u16, from: &str) -> Vec<String> {
+    let mut c = Client::connect_from(port, from);
+    c.send(b"EHLO early.example\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n");
+    let mut out = Vec::new();
+    let mut host = String::new();
+    loop {
+        let r = c.reply();
+        if r.is_empty() {
+            break;
+        }
+        if host.is_empty() {
+            host = r.split_whitespace().nth(1).unwrap_or("").to_string();
+        }
+        let first = r.lines().next().unwrap_or("").replace(&host, "<host>");
+        out.push(first);
+    }
+    out
 }
 
 /// Each reply of `dialog` from a client at `from`: the greeting's code

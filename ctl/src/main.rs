@@ -145,6 +145,14 @@ fn main() -> ExitCode {
                 let queue: Vec<String> = r.queue.iter().map(|(k, v)| format!("{k} {v}")).collect();
                 println!("queue: {}", queue.join(", "));
                 println!("sessions: {}", r.sessions);
+                let received = r.rules_messages;
+                if received > 0 {
+                    println!(
+                        "rules: {:.1} us per message received ({} messages)",
+                        r.rules_nanos as f64 / received as f64 / 1000.0,
+                        received
+                    );
+                }
                 println!("uptime: {}s", r.uptime_secs);
                 Ok(())
             }

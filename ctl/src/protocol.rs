@@ -183,6 +183,14 @@ pub struct StatsReport {
     pub queue: Vec<(String, u64)>,
     pub sessions: u64,
     pub uptime_secs: u64,
+    /// Time the SMTP sessions spent in the config's rules (check
+    /// rulesets, address parsing), nanoseconds, since `since`.
+    #[serde(default)]
+    pub rules_nanos: u64,
+    /// Messages received over the same time (since the daemon started or
+    /// the last reset).
+    #[serde(default)]
+    pub rules_messages: u64,
 }
 
 /// One host's last result.

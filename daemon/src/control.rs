@@ -255,7 +255,10 @@ async fn answer(req: Request, uid: u32, live: &Arc<crate::live::Live>) -> Respon
                     slot.1 += 1;
                 }
             }
+            let (rules_nanos, rules_messages) = shared.stats.rules_nanos();
             Response::Stats(protocol::StatsReport {
+                rules_nanos,
+                rules_messages,
                 since,
                 mailers,
                 connections_in: cin,

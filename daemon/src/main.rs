@@ -4,6 +4,7 @@ mod agent;
 mod aliases;
 mod check;
 mod cli;
+mod clients;
 mod clock;
 mod control;
 mod daemon;

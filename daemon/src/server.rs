@@ -245,8 +245,13 @@ pub async fn serve(bound: Vec<Bound>, live: Arc<crate::live::Live>) {
         .int("ConnectionRateThrottle")
         .filter(|&n| n > 0)
         .map(|n| n as u32);
+    let window = first
+        .config
+        .duration("ConnectionRateWindowSize")
+        .unwrap_or(crate::clients::DEFAULT_WINDOW);
     drop(first);
     let rate = Arc::new(tokio::sync::Mutex::new(RateWindow::default()));
+    let clients = crate::clients::Clients::new(window);
     let mut tasks = Vec::new();
     for b in bound {
         let listener = match tokio::net::TcpListener::from_std(b.socket) {
@@ -260,6 +265,7 @@ pub async fn serve(bound: Vec<Bound>, live: Arc<crate::live::Live>) {
         let live = live.clone();
         let limit = limit.clone();
         let rate = rate.clone();
+        let clients = clients.clone();
         let mut stopping = live.stopping.subscribe();
         tasks.push(tokio::spawn(async move {
             loop {
@@ -290,8 +296,10 @@ pub async fn serve(bound: Vec<Bound>, live: Arc<crate::live::Live>) {
                 match limit.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let guard = live.session();
+                        let arrival = clients.arrive(peer.ip());
                         tokio::spawn(async move {
-                            session(stream, peer, info, shared).await;
+                            session(stream, peer, info, shared, arrival.counts).await;
+                            drop(arrival);
                             drop(permit);
                             drop(guard);
                         });
@@ -316,9 +324,10 @@ async fn session(
     peer: SocketAddr,
     info: Arc<Listener>,
     shared: Arc<Shared>,
+    counts: crate::clients::Counts,
 ) {
     let (r, w) = stream.into_split();
-    let Some((r, w)) = Session::new(r, w, peer, info.clone(), shared.clone(), None)
+    let Some((r, w)) = Session::new(r, w, peer, info.clone(), shared.clone(), None, counts)
         .run()
         .await
     else {
@@ -346,7 +355,7 @@ async fn session(
         verify: tls_setup.verify(tls.get_ref().1),
     };
     let (r, w) = tokio::io::split(tls);
-    let _ = Session::new(r, w, peer, info, shared, Some(negotiated))
+    let _ = Session::new(r, w, peer, info, shared, Some(negotiated), counts)
         .run()
         .await;
 }

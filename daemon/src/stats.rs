@@ -23,6 +23,11 @@ pub struct Stats {
     data: Mutex<Data>,
     file: Option<PathBuf>,
     dirty: std::sync::atomic::AtomicBool,
+    /// Time the SMTP sessions spent in the rules (nanoseconds) since the
+    /// start or the last reset; not kept in StatusFile.
+    rules_nanos: std::sync::atomic::AtomicU64,
+    /// Messages received over the same time.
+    rules_messages: std::sync::atomic::AtomicU64,
 }
 
 /// Makes StatusFile (and its directory, if missing) for the run user,
@@ -72,6 +77,8 @@ impl Stats {
             data: Mutex::new(data),
             file,
             dirty: std::sync::atomic::AtomicBool::new(false),
+            rules_nanos: std::sync::atomic::AtomicU64::new(0),
+            rules_messages: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -91,6 +98,8 @@ impl Stats {
 
     /// A message received from `mailer` (the sender's).
     pub fn received(&self, mailer: &str, bytes: u64) {
+        self.rules_messages
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.with(|d| {
             let m = Stats::mailer(d, mailer);
             m.msgsfr += 1;
@@ -136,8 +145,29 @@ impl Stats {
         )
     }
 
+    /// Time a session spent in the rules (its checks and parses).
+    pub fn rules_time(&self, spent: std::time::Duration) {
+        let n = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+        self.rules_nanos
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The sessions' time in the rules since the start or the last reset,
+    /// and the messages received meanwhile.
+    pub fn rules_nanos(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.rules_nanos.load(Relaxed),
+            self.rules_messages.load(Relaxed),
+        )
+    }
+
     /// Back to zero, counting from now.
     pub fn reset(&self) {
+        self.rules_nanos
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.rules_messages
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         self.with(|d| {
             *d = Data {
                 since: crate::clock::now(),

@@ -17,7 +17,9 @@ pub fn run(config: &Config, path: &Path, verbose: bool, debug: &[String]) -> Exi
         macros,
         resolver,
         map_problems,
+        ..
     } = crate::decide::Rules::load(config, &crate::identity::host_name());
+    let macros = std::sync::Arc::unwrap_or_clone(macros);
     crate::say_map_problems(path, &map_problems);
     let mut tm = rules::testmode::TestMode::new(engine, macros, &resolver);
     tm.verbose = verbose;

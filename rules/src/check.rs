@@ -122,6 +122,30 @@ impl Call<'_, '_> {
     }
 }
 
+impl Call<'_, '_> {
+    /// rscap(): ruleset `name` run on `p1` (and `p2` after `$|`) for a
+    /// value rather than a verdict (`greet_pause`, `srv_features`): the
+    /// resulting workspace as text, or None when the ruleset is not
+    /// defined or the input cannot be read. Complaints are not said.
+    pub fn rscap(&mut self, name: &str, p1: &[u8], p2: Option<&[u8]>) -> Option<Vec<Vec<u8>>> {
+        let rs = self.engine.rules.find(name)?;
+        let mut input = p1.to_vec();
+        if let Some(p2) = p2 {
+            input.push(meta::CONDELSE);
+            input.extend_from_slice(p2);
+        }
+        let was = self.env.quiet;
+        self.env.quiet = true;
+        let scanned = self.scan(&input, Table::Internal, false);
+        let out = scanned.map(|mut ws| {
+            self.rewrite(&mut ws, rs, 0, MAXATOM);
+            ws.iter().map(|&s| self.syms.text(s).to_vec()).collect()
+        });
+        self.env.quiet = was;
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

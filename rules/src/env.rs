@@ -7,10 +7,14 @@ use crate::report::Message;
 use rustc_hash::FxHashMap;
 
 /// Macro values by name (`j`, `client_addr`): bytes, as sendmail keeps
-/// them.
+/// them. A set may lie over a shared parent (the config's macros under a
+/// session's), so that each session holds only what it set; an unset
+/// name then hides the parent's value.
 #[derive(Debug, Clone, Default)]
 pub struct Macros {
-    values: FxHashMap<Box<[u8]>, Box<[u8]>>,
+    /// `None`: unset here, whatever the parent says.
+    values: FxHashMap<Box<[u8]>, Option<Box<[u8]>>>,
+    parent: Option<std::sync::Arc<Macros>>,
 }
 
 impl Macros {
@@ -48,16 +52,38 @@ impl Macros {
         m
     }
 
+    /// An empty set over `parent`.
+    pub fn over(parent: std::sync::Arc<Macros>) -> Macros {
+        Macros {
+            values: FxHashMap::default(),
+            parent: Some(parent),
+        }
+    }
+
     pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
-        self.values.get(name).map(|v| &**v)
+        match self.values.get(name) {
+            Some(v) => v.as_deref(),
+            None => self.parent.as_ref().and_then(|p| p.get(name)),
+        }
     }
 
     pub fn set(&mut self, name: &[u8], value: &[u8]) {
-        self.values.insert(name.into(), value.into());
+        match self.values.get_mut(name) {
+            // Reuse the name (and the value's room when it fits).
+            Some(Some(v)) if v.len() == value.len() => v.copy_from_slice(value),
+            Some(v) => *v = Some(value.into()),
+            None => {
+                self.values.insert(name.into(), Some(value.into()));
+            }
+        }
     }
 
     pub fn unset(&mut self, name: &[u8]) {
-        self.values.remove(name);
+        if self.parent.as_ref().is_some_and(|p| p.get(name).is_some()) {
+            self.values.insert(name.into(), None);
+        } else {
+            self.values.remove(name);
+        }
     }
 }
 
@@ -181,5 +207,30 @@ impl<'a> Env<'a> {
             return;
         }
         self.out.message(m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_over_shared_macros() {
+        let mut base = Macros::default();
+        base.set(b"j", b"mail.example");
+        base.set(b"m", b"example");
+        let base = std::sync::Arc::new(base);
+        let mut s = Macros::over(base.clone());
+        assert_eq!(s.get(b"j"), Some(&b"mail.example"[..]));
+        s.set(b"j", b"other.example");
+        assert_eq!(s.get(b"j"), Some(&b"other.example"[..]));
+        s.unset(b"m");
+        assert_eq!(s.get(b"m"), None);
+        s.set(b"x", b"1");
+        s.unset(b"x");
+        assert_eq!(s.get(b"x"), None);
+        // The parent is untouched.
+        assert_eq!(base.get(b"j"), Some(&b"mail.example"[..]));
+        assert_eq!(base.get(b"m"), Some(&b"example"[..]));
     }
 }

@@ -22,12 +22,19 @@ pub use names::HostResolver;
 pub struct Rules {
     pub engine: rules::Engine,
     /// The D lines and the host's own macros (`$j`, `$w`, `$m`, `$k`,
-    /// `$v`), as sendmail holds them before a session adds its own.
-    pub macros: Macros,
+    /// `$v`), as sendmail holds them before a session adds its own (each
+    /// session's lie over these, shared).
+    pub macros: std::sync::Arc<Macros>,
     pub resolver: HostResolver,
     /// Problems of K lines (their lookups fail temporarily).
     pub map_problems: Vec<rules::MapProblem>,
+    /// The engine's working buffers, lent to one call at a time: warm,
+    /// and held by no idle session.
+    buffers: std::sync::Mutex<Vec<rules::Buffers>>,
 }
+
+/// Buffers kept for reuse, at most (about one per call running at once).
+const KEPT_BUFFERS: usize = 64;
 
 impl Rules {
     /// Compiles `config` for this host; `host_name` is `$j` when the
@@ -63,9 +70,24 @@ impl Rules {
         );
         Rules {
             engine,
-            macros,
+            macros: std::sync::Arc::new(macros),
             resolver: HostResolver::new(config),
             map_problems,
+            buffers: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Buffers for one call of the engine (warm ones when there are).
+    pub fn take_buffers(&self) -> rules::Buffers {
+        let mut kept = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
+        kept.pop().unwrap_or_default()
+    }
+
+    /// Buffers back after a call.
+    pub fn give_buffers(&self, b: rules::Buffers) {
+        let mut kept = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < KEPT_BUFFERS {
+            kept.push(b);
         }
     }
 

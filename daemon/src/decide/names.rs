@@ -2,9 +2,9 @@
 //! maps), in sendmail's order: the service switch's `hosts` methods,
 //! `files` (HostsFile) and `dns` (hickory-resolver with the configured
 //! servers). `-bt` and the daemon ask the same [`HostResolver`], so they
-//! agree. The engine is synchronous: in the daemon a lookup runs through
-//! [`Blocking`], which lets the runtime move its other work to another
-//! thread while this one waits.
+//! agree. The engine is synchronous: a lookup that goes to the network
+//! tells the daemon's runtime that its thread waits ([`blocking`]); one
+//! answered by the hosts file (kept while the file is unchanged) does not.
 
 use cfparser::Config;
 use hickory_resolver::proto::rr::RData;
@@ -19,6 +19,9 @@ pub struct HostResolver {
     dns: Option<(tokio::runtime::Runtime, hickory_resolver::TokioResolver)>,
     /// The system's resolver for `[addr]`, made when first needed.
     system: std::sync::OnceLock<Option<(tokio::runtime::Runtime, hickory_resolver::TokioResolver)>>,
+    /// HostsFile and /etc/hosts as last read, by path; read again when
+    /// their size or time changes.
+    hosts_cache: std::sync::Mutex<Vec<CachedFile>>,
     config_for_dns: Config,
 }
 
@@ -52,6 +55,7 @@ impl HostResolver {
             domain,
             dns,
             system: std::sync::OnceLock::new(),
+            hosts_cache: std::sync::Mutex::new(Vec::new()),
             config_for_dns: config.clone(),
         }
     }
@@ -59,7 +63,7 @@ impl HostResolver {
     /// text_getcanonname(): the first dotted name of the HostsFile line
     /// that names the host (or the host with our domain).
     fn files_canonical(&self, name: &str) -> Answer<String> {
-        let Ok(text) = std::fs::read_to_string(&self.hosts_file) else {
+        let Some(text) = self.hosts_text(&self.hosts_file) else {
             return Answer::NotFound;
         };
         let mut n = name.to_string();
@@ -107,7 +111,7 @@ impl HostResolver {
         } else {
             format!("{name}.")
         };
-        match rt.block_on(r.lookup_ip(fqdn.as_str())) {
+        match blocking(|| rt.block_on(r.lookup_ip(fqdn.as_str()))) {
             Ok(l) => {
                 let n = l
                     .as_lookup()
@@ -122,7 +126,33 @@ impl HostResolver {
     }
 }
 
+/// A hosts file as read, with what says whether it changed since.
+struct CachedFile {
+    path: PathBuf,
+    stamp: (u64, Option<std::time::SystemTime>),
+    text: std::sync::Arc<str>,
+}
+
 impl HostResolver {
+    /// The text of a hosts file, from the cache while the file's size and
+    /// modification time stay the same (one stat per lookup, no read).
+    fn hosts_text(&self, path: &std::path::Path) -> Option<std::sync::Arc<str>> {
+        let meta = std::fs::metadata(path).ok()?;
+        let stamp = (meta.len(), meta.modified().ok());
+        let mut cache = self.hosts_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.iter().find(|c| c.path == path && c.stamp == stamp) {
+            return Some(c.text.clone());
+        }
+        let text: std::sync::Arc<str> = std::fs::read_to_string(path).ok()?.into();
+        cache.retain(|c| c.path != path);
+        cache.push(CachedFile {
+            path: path.to_path_buf(),
+            stamp,
+            text: text.clone(),
+        });
+        Some(text)
+    }
+
     /// The system's resolver, for address lookups (made at first use).
     fn system_resolver(
         &self,
@@ -217,7 +247,7 @@ impl Resolver for HostResolver {
         }) else {
             return Answer::NotFound;
         };
-        if let Ok(text) = std::fs::read_to_string("/etc/hosts") {
+        if let Some(text) = self.hosts_text(std::path::Path::new("/etc/hosts")) {
             for line in text.lines() {
                 let line = line.split('#').next().unwrap_or("");
                 let mut words = line.split_ascii_whitespace();
@@ -234,7 +264,7 @@ impl Resolver for HostResolver {
         let Some((rt, r)) = self.system_resolver() else {
             return Answer::TryAgain;
         };
-        match rt.block_on(r.reverse_lookup(want)) {
+        match blocking(|| rt.block_on(r.reverse_lookup(want))) {
             Ok(l) => {
                 let names: Vec<String> = l
                     .answers()
@@ -262,7 +292,7 @@ impl Resolver for HostResolver {
             return Answer::Found(Vec::new());
         };
         let fqdn = format!("{}.", name.trim_end_matches('.'));
-        match rt.block_on(r.mx_lookup(fqdn.as_str())) {
+        match blocking(|| rt.block_on(r.mx_lookup(fqdn.as_str()))) {
             Ok(l) => {
                 let mut mx: Vec<(u16, String)> = l
                     .answers()
@@ -294,7 +324,7 @@ impl Resolver for HostResolver {
             return Answer::NotFound;
         };
         let fqdn = format!("{}.", name.trim_end_matches('.'));
-        match rt.block_on(r.lookup(fqdn.as_str(), t)) {
+        match blocking(|| rt.block_on(r.lookup(fqdn.as_str(), t))) {
             Ok(l) => Answer::Found(
                 l.answers()
                     .iter()
@@ -307,36 +337,17 @@ impl Resolver for HostResolver {
     }
 }
 
-/// A [`Resolver`] for the daemon's runtime: each lookup tells tokio that
-/// this thread blocks (`block_in_place`), so the sessions on the same
-/// worker go on elsewhere. Outside a runtime it asks directly.
-pub struct Blocking<'a>(pub &'a HostResolver);
-
-impl Blocking<'_> {
-    fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        match Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-            // A single-threaded runtime cannot wait on the resolver's own
-            // from its thread: another thread waits.
-            Ok(_) => std::thread::scope(|s| s.spawn(f).join())
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            Err(_) => f(),
-        }
-    }
-}
-
-impl Resolver for Blocking<'_> {
-    fn canonical_name(&self, name: &str) -> Answer<String> {
-        Self::run(|| self.0.canonical_name(name))
-    }
-    fn address_name(&self, addr: &str) -> Answer<String> {
-        Self::run(|| self.0.address_name(addr))
-    }
-    fn mx_hosts(&self, name: &str) -> Answer<Vec<String>> {
-        Self::run(|| self.0.mx_hosts(name))
-    }
-    fn query(&self, name: &str, rtype: &str) -> Answer<Vec<String>> {
-        Self::run(|| self.0.query(name, rtype))
+/// Runs a lookup that waits on the network: inside the daemon's runtime,
+/// tokio is told that this thread blocks (`block_in_place`), so that the
+/// sessions on the same worker go on elsewhere; a single-threaded runtime
+/// cannot wait on the resolver's own from its thread, so another thread
+/// waits. Lookups answered from HostsFile never come here.
+fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| s.spawn(f).join())
+            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        Err(_) => f(),
     }
 }

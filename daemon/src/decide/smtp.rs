@@ -14,7 +14,6 @@
 //! relay=name [addr], reject=550 5.7.1 <a@b>... Relaying denied`.
 
 use super::Rules;
-use super::names::Blocking;
 use rules::address::{Address, Flags};
 use rules::check::{CheckFlags, Verdict};
 use rules::env::{Collect, Env, Macros};
@@ -51,21 +50,22 @@ pub struct Parsed {
 }
 
 /// One session's state for the rules: the macros sendmail defines for it
-/// (the connection's, then the transaction's), over the config's, and the
-/// engine's buffers, kept warm from call to call.
+/// (the connection's, then the transaction's), over the config's. The
+/// engine's buffers are lent per call (see [`Rules::take_buffers`]).
 pub struct Checks {
     rules: Arc<Rules>,
     pub macros: Macros,
-    buffers: Option<rules::Buffers>,
+    /// CPU time spent in the engine so far (for `mtactl stats`).
+    spent: std::time::Duration,
 }
 
 impl Checks {
     pub fn new(rules: Arc<Rules>) -> Checks {
-        let macros = rules.macros.clone();
+        let macros = Macros::over(rules.macros.clone());
         Checks {
             rules,
             macros,
-            buffers: None,
+            spent: std::time::Duration::ZERO,
         }
     }
 
@@ -87,19 +87,24 @@ impl Checks {
         &mut self,
         f: impl FnOnce(&mut rules::rewrite::Call<'_, '_>) -> T,
     ) -> (T, Vec<Message>) {
+        let started = thread_cpu_time();
         let rules = self.rules.clone();
-        let mut session = rules
-            .engine
-            .session_with(self.buffers.take().unwrap_or_default());
+        let mut session = rules.engine.session_with(rules.take_buffers());
         let mut out = Collect::default();
-        let resolver = Blocking(&rules.resolver);
+        let resolver = &rules.resolver;
         let r = {
-            let mut env = Env::new(&mut self.macros, &mut out, &resolver);
+            let mut env = Env::new(&mut self.macros, &mut out, resolver);
             let mut call = session.call(&mut env);
             f(&mut call)
         };
-        self.buffers = Some(session.into_buffers());
+        rules.give_buffers(session.into_buffers());
+        self.spent += thread_cpu_time().saturating_sub(started);
         (r, out.messages)
+    }
+
+    /// The time spent in the engine since the last call.
+    pub fn take_spent(&mut self) -> std::time::Duration {
+        std::mem::take(&mut self.spent)
     }
 
     /// rscheck() of `name` with its log line, or Accept.
@@ -148,6 +153,28 @@ impl Checks {
         self.check("check_relay", name.as_bytes(), Some(addr.as_bytes()), b"")
     }
 
+    /// The greet_pause ruleset on the client (FEATURE(greet_pause)): how
+    /// long to wait for the client to talk before the greeting, from its
+    /// `$# msecs` (at most 5 minutes, as sendmail caps it); None when the
+    /// config has no such ruleset.
+    pub fn greet_pause(&mut self, name: &str, addr: &str) -> Option<std::time::Duration> {
+        let (ws, _) = self
+            .with_call(|call| call.rscap("greet_pause", name.as_bytes(), Some(addr.as_bytes())));
+        let ws = ws?;
+        let msecs = match ws.as_slice() {
+            [net, value, ..] if net.as_slice() == [rules::meta::CANONNET] => {
+                let digits: Vec<u8> = value
+                    .iter()
+                    .copied()
+                    .take_while(u8::is_ascii_digit)
+                    .collect();
+                String::from_utf8_lossy(&digits).parse::<u64>().unwrap_or(0)
+            }
+            _ => 0,
+        };
+        Some(std::time::Duration::from_millis(msecs).min(std::time::Duration::from_secs(300)))
+    }
+
     /// setsender() on the MAIL argument (after `FROM:`): the first
     /// complaint is the reply. Sets `$f` and the `{mail_*}` macros.
     pub fn sender(&mut self, arg: &[u8]) -> Result<Parsed, String> {
@@ -158,6 +185,8 @@ impl Checks {
         let Some(address) = a else {
             return Err("553 5.1.7 Invalid sender address".into());
         };
+        // e_from.q_paddr: the address as the client gave it.
+        self.set("mail_from", &String::from_utf8_lossy(&arg[..end]));
         self.set("mail_mailer", &address.mailer);
         let host = address.host.as_deref().map(String::from_utf8_lossy);
         self.set("mail_host", host.as_deref().unwrap_or("localhost"));
@@ -214,6 +243,13 @@ impl Checks {
             self.unset(m);
         }
     }
+}
+
+/// The CPU time of this thread: what a call of the engine costs, without
+/// the time the thread waited for a core.
+fn thread_cpu_time() -> std::time::Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map_or(std::time::Duration::ZERO, std::time::Duration::from)
 }
 
 /// Whether a message said while parsing refuses the command: an error, not

@@ -91,6 +91,9 @@ pub struct Session<R, W> {
     /// check_relay refused the client (sendmail's nullserver): every
     /// command but QUIT, HELO, EHLO, NOOP and RSET gets this reply.
     refused: Option<String>,
+    /// The greeting was a 554 (pre-greeting traffic): as sendmail, HELO
+    /// and EHLO then get "554 5.5.0 SMTP protocol error".
+    greeted_554: bool,
     /// check_relay said `$#discard`: every message is dropped.
     discard_all: bool,
     /// check_relay said `$#error $@ quarantine`: every message is held.
@@ -112,6 +115,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         listener: Arc<Listener>,
         shared: Arc<Shared>,
         tls: Option<TlsInfo>,
+        counts: crate::clients::Counts,
     ) -> Self {
         let mut macros = MacroEnv::default();
         let mut checks = Checks::new(shared.rules.clone());
@@ -128,6 +132,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         set("daemon_flags", listener.modifiers.clone());
         set("if_addr", listener.addr.ip().to_string());
         set("_", format!("[{}]", peer.ip()));
+        set("client_rate", counts.rate.to_string());
+        set("client_connections", counts.connections.to_string());
+        set("total_rate", counts.total_rate.to_string());
         if let Some(t) = &tls {
             set("tls_version", t.version.clone());
             set("cipher", t.cipher.clone());
@@ -157,6 +164,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             client,
             checks,
             refused: None,
+            greeted_554: false,
             discard_all: false,
             quarantine_all: None,
         }
@@ -202,6 +210,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// client's problem, never the daemon's.
     pub async fn run(mut self) -> Option<(R, W)> {
         let upgrade = matches!(self.serve().await, Ok(true));
+        self.shared.stats.rules_time(self.checks.take_spent());
         let _ = self.writer.flush().await;
         if upgrade {
             return Some((self.reader.into_inner(), self.writer.into_inner()));
@@ -222,21 +231,44 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         // A client that talks before the greeting is a spam engine that
         // does not wait for replies; sendmail's greet_pause refuses it.
-        let pause = self.shared.settings.greet_pause;
-        if self.reader.input_pending(pause).await? {
-            let who = self.client_name().await.describe(self.peer.ip());
+        // The config's greet_pause ruleset says how long, else
+        // Mtad.GreetPause; not for a client check_relay refused.
+        let pause = if self.refused.is_some() {
+            std::time::Duration::ZERO
+        } else if self.checks.rules().has("greet_pause") {
+            let client = self.client_name().await;
+            let ip = self.peer.ip();
+            let name = client.name.unwrap_or_else(|| format!("[{ip}]"));
+            let addr = crate::decide::smtp::client_addr(ip);
+            self.checks.greet_pause(&name, &addr).unwrap_or_default()
+        } else {
+            self.shared.settings.greet_pause
+        };
+        let started = std::time::Instant::now();
+        if !pause.is_zero() && self.reader.input_pending(pause).await? {
+            // As sendmail: the greeting says 554, every command but QUIT,
+            // HELO, EHLO, NOOP and RSET gets "550 5.0.0 Command rejected",
+            // and the log line is the one fail2ban reads.
+            let client = self.client_name().await;
+            let ip = self.peer.ip();
+            let name = client.name.unwrap_or_else(|| format!("[{ip}]"));
+            let waited = started.elapsed();
+            let secs = waited.as_secs() + u64::from(waited.subsec_millis() >= 500);
             self.shared.stats.connection_rejected();
-            log::notice(
+            log::info(
                 2,
                 &format!(
-                    "rejecting commands from {} due to pre-greeting traffic after {} seconds",
-                    log::esc(&who),
-                    pause.as_secs()
+                    "rejecting commands from {} [{ip}] due to pre-greeting traffic after {secs} seconds",
+                    log::esc(&name)
                 ),
             );
-            self.reply("554 5.5.0 Improper pipelining: talking before the greeting; closing")
+            self.refused = Some("550 5.0.0 Command rejected".into());
+            self.greeted_554 = true;
+            let j = self.shared.settings.host_name.clone();
+            self.reply(&format!("554 {j} ESMTP not accepting messages"))
                 .await;
-            return Ok(false);
+            self.flush().await;
+            return self.commands().await;
         }
         self.macros.set("b", clock::rfc5322(clock::now()));
         let greeting = self.expand(&self.shared.settings.greeting.clone());
@@ -246,7 +278,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     /// check_relay on the client, as sendmail's validate_connection() runs
-    /// it before the greeting: a refusal makes this a session that refuses
+    /// it before the greeting (its log line has no queue ID, NOQID): a refusal makes this a session that refuses
     /// every command (sendmail's nullserver), one starting `421 ` closes at
     /// once. True when the session is over.
     async fn check_relay(&mut self) -> bool {
@@ -260,17 +292,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         match self.checks.connect(&name, &addr) {
             Outcome::Accept => false,
             Outcome::Discard { log } => {
-                log::notice(3, &format!("NOQUEUE: {}", log::esc(&log)));
+                log::notice(4, &log::esc(&log));
                 self.discard_all = true;
                 false
             }
             Outcome::Quarantine { reason, log } => {
-                log::notice(3, &format!("NOQUEUE: {}", log::esc(&log)));
+                log::notice(4, &log::esc(&log));
                 self.quarantine_all = Some(reason);
                 false
             }
             Outcome::Reject { reply, log } => {
-                log::notice(3, &format!("NOQUEUE: {}", log::esc(&log)));
+                log::notice(4, &log::esc(&log));
                 self.shared.stats.connection_rejected();
                 if reply.starts_with("421 ") {
                     self.reply(&reply).await;
@@ -327,6 +359,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     async fn command(&mut self, cmd: Command) -> Next {
+        if self.greeted_554 && matches!(cmd, Command::Helo(_) | Command::Ehlo(_)) {
+            return self.bad("554 5.5.0 SMTP protocol error").await;
+        }
         if let Some(refusal) = self.refused.clone()
             && !matches!(
                 cmd,
