@@ -140,3 +140,68 @@ fn a_name_that_does_not_lead_back_may_be_forged() {
         "Received: from helo.example (honest.test [127.0.0.5])"
     );
 }
+
+#[test]
+fn connect_entries_of_the_access_map_match_the_client_by_name() {
+    if dnsmasq_binary().is_none() {
+        mtad_e2e::skip("dnsmasq is not installed (tests/run installs it as root)");
+        return;
+    }
+    let dir = tempfile::tempdir_in(mtad_e2e::workspace().join("target")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let dns_port = free_port();
+    let _dns = dnsmasq(
+        dir.path(),
+        dns_port,
+        "test",
+        &[
+            "--ptr-record=6.0.0.127.in-addr.arpa,blocked.test".into(),
+            "--address=/blocked.test/127.0.0.6".into(),
+            "--ptr-record=7.0.0.127.in-addr.arpa,mx.sub.test".into(),
+            "--address=/mx.sub.test/127.0.0.7".into(),
+            "--ptr-record=8.0.0.127.in-addr.arpa,fine.test".into(),
+            "--address=/fine.test/127.0.0.8".into(),
+            // The sender's domain, for check_mail.
+            "--address=/example.org/192.0.2.10".into(),
+        ],
+    );
+    let Some(()) = mtad_e2e::makemap(
+        &dir.path().join("access"),
+        "Connect:blocked.test\tREJECT\nConnect:sub.test\tERROR:\"550 go away, sub.test\"\n",
+    ) else {
+        return;
+    };
+    let cf = mtad_e2e::site_config(
+        dir.path(),
+        "connect-names",
+        &format!(
+            "FEATURE(`access_db', `hash -T<TMPF> {}/access')dnl\n",
+            dir.path().display()
+        ),
+    );
+    std::fs::write(dir.path().join("service.switch"), "hosts dns\n").unwrap();
+    let d = Daemon::start_with(
+        &cf,
+        &[
+            &format!(
+                "ServiceSwitchFile={}",
+                dir.path().join("service.switch").display()
+            ),
+            &format!("Mtad.Nameservers=127.0.0.1:{dns_port}"),
+        ],
+    );
+    let mail_from = |from: &str| {
+        let mut c = Client::connect_from(d.port, from);
+        expect!(c.reply(), "220");
+        expect!(c.cmd("HELO helo.example"), "250");
+        c.cmd("MAIL FROM:<a@example.org>")
+    };
+    // By the name itself, and by a parent domain of it (as sendmail's
+    // check_relay looks them up); a client named otherwise goes on.
+    expect!(mail_from("127.0.0.6"), "550 5.7.1 Access denied");
+    expect!(mail_from("127.0.0.7"), "550 5.0.0 go away, sub.test");
+    expect!(mail_from("127.0.0.8"), "250 2.1.0");
+}

@@ -301,10 +301,43 @@ const RULE_DIALOGS: &[(&str, &str)] = &[
         "HELO c.example | MAIL FROM:<a@example.org> | RCPT TO:<x@remote.example> | QUIT",
     ),
     ("127.0.0.9", "NOOP"),
+    // Addresses built to break the engine.
+    ("127.0.0.1", HOSTILE_MAIL),
+    ("127.0.0.1", HOSTILE_RCPT),
     // FEATURE(ratecontrol): one connection a minute from 127.0.0.8.
     ("127.0.0.8", "NOOP | QUIT"),
     ("127.0.0.8", "NOOP | QUIT"),
 ];
+
+/// MAIL with addresses built to break the engine: deep nesting, many
+/// tokens, unbalanced quotes, brackets and comments, 8-bit and control
+/// bytes; a good MAIL last.
+const HOSTILE_MAIL: &str = "HELO c.example | \
+MAIL FROM:<<<<<<<<<<<<<<<<<<<<a@b>>>>>>>>>>>>>>>>>>>> | \
+MAIL FROM:<a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a@example.org> | \
+MAIL FROM:<\"a@example.org> | \
+MAIL FROM:<a@[192.0.2.1> | \
+MAIL FROM:<(((a)))@example.org> | \
+MAIL FROM:<a\\@example.org> | \
+MAIL FROM:<@a,@b,@c:u@example.org> | \
+MAIL FROM:<\"odd\u{1b}[2J x\"@example.org> | \
+MAIL FROM:<a\u{7}b@example.org> | \
+MAIL FROM:<xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@example.org> | \
+MAIL FROM:<a@example.org> | \
+QUIT";
+
+/// RCPT with the same kind of addresses.
+const HOSTILE_RCPT: &str = "HELO c.example | MAIL FROM:<> | \
+RCPT TO:<<<<<<<<<<<<<<<<<<<<root>>>>>>>>>>>>>>>>>>>> | \
+RCPT TO:<r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r.r@localhost> | \
+RCPT TO:<\"root@localhost> | \
+RCPT TO:<root@[127.0.0.1> | \
+RCPT TO:<(root)@localhost> | \
+RCPT TO:<root@localhost@localhost> | \
+RCPT TO:<@localhost:root@localhost> | \
+RCPT TO:<\"\\\"\"@localhost> | \
+RCPT TO:<root@localhost> | \
+QUIT";
 
 /// The real sendmail with its own view of names: in a private mount
 /// namespace, /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf are the

@@ -133,7 +133,10 @@ fn bare_lf_and_overlong_commands_are_refused() {
     hello(&mut c);
     c.send(b"NOOP\nNOOP\r\n");
     expect!(c.reply(), "500 5.5.2");
+    // As sendmail, lines up to its MAXINPLINE (12,288 octets) are read.
     c.send(format!("NOOP {}\r\n", "x".repeat(600)).as_bytes());
+    expect!(c.reply(), "250 2.0.0");
+    c.send(format!("NOOP {}\r\n", "x".repeat(13000)).as_bytes());
     expect!(c.reply(), "500 5.5.0");
     expect!(c.cmd("NOOP"), "250 2.0.0");
     // A text line over 1000 octets refuses the message, and nothing is kept.

@@ -98,6 +98,40 @@ fn dsn_to_exit(dsn: &[u8]) -> i32 {
     }
 }
 
+/// hasctrlchar() on the user part parseaddr() resolved: a control
+/// character outside quotes, a trailing backslash or an unbalanced quote
+/// is refused (each bad byte shown as `?`); the reason, as sendmail 8.17
+/// words it, or None.
+pub fn control_character(user: &mut [u8]) -> Option<&'static str> {
+    let mut quoted = false;
+    let mut why = None;
+    let mut i = 0;
+    while i < user.len() {
+        let c = user[i];
+        if !quoted && (c < 32 || c == 127) {
+            why = Some("non-printable character");
+            user[i] = b'?';
+            i += 1;
+            continue;
+        }
+        if c == b'"' {
+            quoted = !quoted;
+        } else if c == b'\\' {
+            if i + 1 >= user.len() {
+                why = Some("trailing \\ character");
+                user[i] = b'?';
+                break;
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    if quoted {
+        why = Some("unbalanced quote");
+    }
+    why
+}
+
 /// The ruleset number a mailer's S= or R= names (0 when unset).
 pub fn mailer_ruleset(call: &Call<'_, '_>, m: &Mailer, sender: bool, header: bool) -> usize {
     let pair = if sender {
@@ -181,6 +215,22 @@ impl Call<'_, '_> {
             queue = true;
         }
         let mut a = self.build_address(&ws, flags, addr);
+        if !a.bad && a.mailer != "*error*" {
+            let mut user = a.user.clone();
+            if let Some(why) = control_character(&mut user) {
+                let code = if flags.sender {
+                    "501 5.1.7"
+                } else {
+                    "501 5.1.3"
+                };
+                let mut text = format!("{code} Syntax error in mailbox address \"").into_bytes();
+                text.extend_from_slice(&user);
+                text.extend_from_slice(format!("\" ({why})").as_bytes());
+                self.usrerr(&text, None);
+                a.bad = true;
+                return (Some(a), end);
+            }
+        }
         // A recipient's queue group: ruleset queuegroup on the user, with
         // complaints suppressed (rscap()).
         if !a.bad
@@ -508,5 +558,33 @@ impl Call<'_, '_> {
             self.env.macros.unset(b"addr_type");
         }
         (a, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::control_character;
+
+    fn check(s: &[u8]) -> (Option<&'static str>, Vec<u8>) {
+        let mut v = s.to_vec();
+        let why = control_character(&mut v);
+        (why, v)
+    }
+
+    #[test]
+    fn control_characters_as_hasctrlchar_sees_them() {
+        assert_eq!(check(b"a@b"), (None, b"a@b".to_vec()));
+        assert_eq!(
+            check(b"a\x07b@c"),
+            (Some("non-printable character"), b"a?b@c".to_vec())
+        );
+        // Quoted, a control character is a literal.
+        assert_eq!(check(b"\"a\x1bb\"@c").0, None);
+        assert_eq!(check(b"\"a@c").0, Some("unbalanced quote"));
+        assert_eq!(
+            check(b"a\\"),
+            (Some("trailing \\ character"), b"a?".to_vec())
+        );
+        assert_eq!(check(b"a\\\"b@c").0, None, "an escaped quote");
     }
 }

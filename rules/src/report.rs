@@ -80,10 +80,11 @@ impl Message {
             line.extend_from_slice(b"... ");
         }
         line.extend_from_slice(&self.text);
-        // fmtmsg() strips the eighth bit; a reply is one line.
+        // fmtmsg() strips the eighth bit; a reply is one line (other
+        // control bytes go back as the client sent them, as sendmail's do).
         line.iter()
             .map(|b| b & 0x7f)
-            .filter(|b| !b.is_ascii_control())
+            .filter(|b| !matches!(b, b'\r' | b'\n' | 0))
             .map(char::from)
             .collect()
     }

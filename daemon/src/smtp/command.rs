@@ -1,14 +1,14 @@
-//! SMTP command lines into commands: the verb, its argument, and for MAIL
-//! and RCPT the path and the ESMTP parameters.
-
-use super::params::{self, Param};
+//! SMTP command lines into commands: the verb and its argument, and for
+//! MAIL and RCPT sendmail's skipword() (the address itself is the rules'
+//! to read: decide/smtp.rs).
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Helo(String),
     Ehlo(String),
     /// MAIL and its argument (`FROM:<path> params`) as the client sent its
-    /// bytes, read by [`path_arg`] once the session's state allows a MAIL:
+    /// bytes, read by [`skip_word`] and parseaddr() once the session's
+    /// state allows a MAIL:
     /// sendmail checks the order of commands before their syntax.
     Mail(Vec<u8>),
     /// RCPT and its argument (`TO:<path> params`).
@@ -133,47 +133,6 @@ fn is_blank(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
-/// `FROM:<path> PARAM=VALUE ...` (`keyword` is `from` or `to`): the path,
-/// what was between the brackets, or without brackets up to the first
-/// space; and the ESMTP parameters.
-pub fn path_arg(arg: &str, keyword: &str) -> Result<(String, Vec<Param>), BadArgument> {
-    let rest = skip_word(arg, keyword)?;
-    let bad = |what: &str| BadArgument(format!("501 5.5.2 Syntax error: {what}"));
-    let (path, params) = if let Some(inner) = rest.strip_prefix('<') {
-        let end = closing_bracket(inner).ok_or_else(|| bad("unbalanced '<'"))?;
-        (&inner[..end], &inner[end + 1..])
-    } else {
-        match rest.find(' ') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        }
-    };
-    if !params.is_empty() && !params.starts_with(' ') {
-        return Err(bad("syntax error after the address"));
-    }
-    let params = params::split(params);
-    Ok((path.to_string(), params))
-}
-
-/// The `>` that closes the path, skipping quoted strings.
-fn closing_bracket(s: &str) -> Option<usize> {
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '>' if !quoted => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,36 +163,8 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_parameters() {
-        assert_eq!(
-            path_arg("FROM:<a@b.example> SIZE=1000 BODY=8bitmime", "from"),
-            Ok((
-                "a@b.example".into(),
-                vec![
-                    ("SIZE".into(), Some("1000".into())),
-                    ("BODY".into(), Some("8bitmime".into()))
-                ]
-            ))
-        );
-        assert_eq!(path_arg("from: <>", "from"), Ok(("".into(), vec![])));
-        assert_eq!(path_arg("FROM : <>", "from"), Ok(("".into(), vec![])));
-        assert_eq!(
-            path_arg("TO:<\"a>b\"@c.example> NOTIFY=NEVER", "to"),
-            Ok((
-                "\"a>b\"@c.example".into(),
-                vec![("NOTIFY".into(), Some("NEVER".into()))]
-            ))
-        );
-        let err = |a: &str, k: &str| path_arg(a, k).unwrap_err().0;
-        assert_eq!(
-            err("TO:<a@b", "to"),
-            "501 5.5.2 Syntax error: unbalanced '<'"
-        );
-    }
-
-    #[test]
     fn skipword_replies_name_the_word_typed() {
-        let err = |a: &str, k: &str| path_arg(a, k).unwrap_err().0;
+        let err = |a: &str, k: &str| skip_word(a, k).unwrap_err().0;
         let scanning = |w: &str| format!("501 5.5.2 Syntax error in parameters scanning \"{w}\"");
         assert_eq!(err("FROM:", "from"), scanning("FROM"));
         assert_eq!(err("from:   ", "from"), scanning("from"));

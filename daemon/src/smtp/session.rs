@@ -28,12 +28,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 
-/// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its CRLF.
-const COMMAND_LINE_MAX: usize = 512;
+/// The longest command line read: sendmail's MAXINPLINE (RFC 5321 4.5.3.1.4
+/// asks for at least 512 octets; sendmail reads longer ones, so that an
+/// address too long for its rules gets their reply, not a line error).
+const COMMAND_LINE_MAX: usize = 12288;
 
 /// How long a client may go on sending commands that fail before it is
 /// disconnected (a bound against scanners).
 const MAX_BAD_COMMANDS: u32 = 25;
+
+/// A recipient as parseaddr() resolved it: mailer, host, user.
+type Triple = (String, Option<Vec<u8>>, Vec<u8>);
 
 /// The envelope of the message being built.
 #[derive(Default)]
@@ -49,6 +54,9 @@ struct Transaction {
     recipients: Vec<NewRecipient>,
     /// The sender's mailer by ruleset 0 (`{mail_mailer}`), for mailstats.
     mailer: Option<String>,
+    /// Each recipient's triple (mailer, host, user) and the address it
+    /// was given as: a second RCPT of the same triple adds nothing.
+    triples: Vec<(Triple, Vec<u8>)>,
     /// A check said `$#discard`: the message is accepted and dropped.
     discard: bool,
     /// A check said `$#error $@ quarantine`: the reason.
@@ -529,20 +537,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Err(reply) => return self.bad(&reply).await,
         };
         let address_text = raw[at..at + parsed.end].to_vec();
-        let (path, params) = match command::path_arg(&arg, "from") {
-            Ok(p) => p,
-            Err(e) => return self.bad(&e.0).await,
-        };
-        let (path, params) = (path.as_str(), params.as_slice());
-        let sender = match address::parse_path(path) {
-            Ok(Path::Null) => String::new(),
-            Ok(Path::Mailbox(m)) => m.to_addr(),
-            Err(e) => {
-                return self
-                    .bad(&format!("553 5.1.3 <{}>... {}", clean(path), e.0))
-                    .await;
-            }
-        };
+        // The ESMTP parameters follow the address where parseaddr() ended.
+        let params = params::split(&String::from_utf8_lossy(&raw[at + parsed.end..]));
+        let params = params.as_slice();
+        let sender = self.stored_address(&address_text, &parsed.address, true);
         let no_receipts = self.shared.settings.privacy.has("noreceipts");
         let asked = match params::mail(params, no_receipts) {
             Ok(m) => m,
@@ -593,10 +591,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 .reply_continue("452 4.4.5 Insufficient disk space; try again later")
                 .await;
         }
-        let shown = format!("<{sender}>");
         tx.sender = Some(sender);
         self.tx = tx;
-        self.reply(&format!("250 2.1.0 {shown}... Sender ok")).await;
+        let ok = rules::report::Message::new(
+            rules::report::Kind::User,
+            b"250 2.1.0 Sender ok",
+            Some(&address_text),
+        );
+        self.reply(&ok.smtp_reply()).await;
         Next::Continue
     }
 
@@ -633,21 +635,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         };
         let address_text = raw[at..at + parsed.end].to_vec();
-        let (path, params) = match command::path_arg(&arg, "to") {
-            Ok(p) => p,
-            Err(e) => return self.bad(&e.0).await,
+        let params = params::split(&String::from_utf8_lossy(&raw[at + parsed.end..]));
+        let params = params.as_slice();
+        let said = |text: &[u8], to: &[u8]| {
+            rules::report::Message::new(rules::report::Kind::User, text, Some(to)).smtp_reply()
         };
-        let (path, params) = (path.as_str(), params.as_slice());
-        let mailbox = match address::parse_path(path) {
-            Ok(Path::Mailbox(m)) => m,
-            Ok(Path::Null) => return self.bad("553 5.0.0 <>... User address required").await,
-            Err(e) => {
-                return self
-                    .bad(&format!("553 5.1.3 <{}>... {}", clean(path), e.0))
-                    .await;
-            }
-        };
-        let shown = format!("<{}>", clean(&mailbox.to_addr()));
         let no_receipts = self.shared.settings.privacy.has("noreceipts");
         let params::Rcpt { notify, orcpt } = match params::rcpt(params, no_receipts) {
             Ok(r) => r,
@@ -695,23 +687,74 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             if local {
                 let user = String::from_utf8_lossy(&a.user).into_owned();
                 if !self.shared.policy.local_user_exists(&user) {
-                    let reply = format!("550 5.1.1 {shown}... User unknown");
+                    let reply = said(b"550 5.1.1 User unknown", &address_text);
                     self.log_usrerr(&reply);
                     self.count_rejected();
                     return self.bad(&reply).await;
                 }
             }
         }
-        self.tx.recipients.push(NewRecipient {
-            address: mailbox.to_addr(),
-            orcpt,
-            notify,
-        });
+        // recipient(): the same triple twice is one recipient, and the
+        // reply names the address it was first given as (q_paddr).
+        let triple = (a.mailer.clone(), a.host.clone(), a.user.clone());
+        let shown_as = match self.tx.triples.iter().find(|(t, _)| *t == triple) {
+            Some((_, first)) => first.clone(),
+            None => {
+                let address = self.stored_address(&address_text, a, false);
+                if address.is_empty() {
+                    // Whatever the rules said, no recipient is empty.
+                    return self.bad("553 5.0.0 <>... User address required").await;
+                }
+                self.tx.triples.push((triple, address_text.clone()));
+                self.tx.recipients.push(NewRecipient {
+                    address,
+                    orcpt,
+                    notify,
+                });
+                address_text.clone()
+            }
+        };
         self.set_macro("nrcpts", self.tx.recipients.len().to_string());
-        let will_queue = if a.queue { " (will queue)" } else { "" };
-        self.reply(&format!("250 2.1.5 {shown}... Recipient ok{will_queue}"))
-            .await;
+        let ok: &[u8] = if a.queue {
+            b"250 2.1.5 Recipient ok (will queue)"
+        } else {
+            b"250 2.1.5 Recipient ok"
+        };
+        self.reply(&said(ok, &shown_as)).await;
         Next::Continue
+    }
+
+    /// The address as the queue keeps it: as RFC 5321 writes it when the
+    /// client's text is a plain path (`<user@domain>`, the quoting made
+    /// canonical), else what parseaddr() made of it (the envelope address
+    /// the mailer would get), so that an address only the rules read is
+    /// still delivered where they said.
+    fn stored_address(&self, text: &[u8], a: &rules::address::Address, sender: bool) -> String {
+        let t = String::from_utf8_lossy(text);
+        let t = t.trim();
+        let inner = t
+            .strip_prefix('<')
+            .and_then(|i| i.strip_suffix('>'))
+            .unwrap_or(t);
+        match address::parse_path(inner) {
+            Ok(Path::Null) => String::new(),
+            Ok(Path::Mailbox(m)) => m.to_addr(),
+            Err(_) if sender => self
+                .checks
+                .macros
+                .get(b"f")
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .unwrap_or_default(),
+            Err(_) => {
+                let user = String::from_utf8_lossy(&a.user).into_owned();
+                match &a.host {
+                    Some(h) if !user.contains('@') => {
+                        format!("{user}@{}", String::from_utf8_lossy(h))
+                    }
+                    _ => user,
+                }
+            }
+        }
     }
 
     /// A config without check_rcpt would relay for anyone under sendmail;
