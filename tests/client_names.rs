@@ -130,6 +130,17 @@ fn a_name_that_does_not_lead_back_may_be_forged() {
         hello.contains("Hello honest.test [127.0.0.5], pleased"),
         "{hello}"
     );
+    // The rules see a forged name as the address ({client_name} is
+    // `[addr]`, as sendmail sets it), so the relaying refusal says so.
+    let mut c = Client::connect_from(d.port, "127.0.0.4");
+    expect!(c.reply(), "220");
+    expect!(c.cmd("HELO helo.example"), "250");
+    expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
+    expect!(
+        c.cmd("RCPT TO:<x@remote.example>"),
+        "550 5.7.1 <x@remote.example>... Relaying denied. IP name possibly forged [127.0.0.4]"
+    );
+    drop(c);
     let r = received(&d);
     assert_eq!(
         r[0],

@@ -301,6 +301,15 @@ const RULE_DIALOGS: &[(&str, &str)] = &[
         "HELO c.example | MAIL FROM:<a@example.org> | RCPT TO:<x@remote.example> | QUIT",
     ),
     ("127.0.0.9", "NOOP"),
+    // VRFY and EXPN through parseaddr() and the aliases.
+    (
+        "127.0.0.1",
+        "HELO c.example | VRFY root | VRFY <root@localhost> | VRFY nosuchuser-zz | VRFY x@remote.example | VRFY postmaster | VRFY <a%b@localhost> | VRFY | QUIT",
+    ),
+    (
+        "127.0.0.1",
+        "HELO c.example | EXPN postmaster | EXPN root | EXPN nosuchuser-zz | EXPN x@remote.example | EXPN | QUIT",
+    ),
     // Addresses built to break the engine.
     ("127.0.0.1", HOSTILE_MAIL),
     ("127.0.0.1", HOSTILE_RCPT),

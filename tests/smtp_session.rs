@@ -264,14 +264,23 @@ fn expn_lists_what_an_alias_expands_to() {
     let r = c.cmd("EXPN staff");
     let lines: Vec<&str> = r.lines().collect();
     assert_eq!(lines.len(), 4, "{r}");
-    assert!(lines[0].starts_with("250-2.1.5 <root@"), "{r}");
+    // An account is listed with its full name, as sendmail lists it.
+    assert!(lines[0].starts_with("250-2.1.5 root <root@"), "{r}");
     assert_eq!(lines[1], "250-2.1.5 <bob@remote.example>");
     assert_eq!(lines[2], "250-2.1.5 <carol@remote.example>");
     assert_eq!(lines[3], "250 2.1.5 <\"|/usr/bin/logger -t mail\">");
-    expect!(c.cmd("EXPN <STAFF@localhost>"), "250-2.1.5 <root@");
+    expect!(c.cmd("EXPN <STAFF@localhost>"), "250-2.1.5 root <root@");
     expect!(c.cmd("EXPN loop1"), "554 5.3.5");
     expect!(c.cmd("EXPN no-such-user-here"), "550 5.1.1");
-    expect!(c.cmd("EXPN someone@remote.example"), "252 2.1.5");
+    // EXPN of a remote address lists it (VRFY would say 252).
+    expect!(
+        c.cmd("EXPN someone@remote.example"),
+        "250 2.1.5 <someone@remote.example>"
+    );
+    expect!(
+        c.cmd("VRFY someone@remote.example"),
+        "252 2.1.5 <someone@remote.example>"
+    );
     // The aliases also decide RCPT.
     expect!(c.cmd("MAIL FROM:<a@example.org>"), "250");
     expect!(c.cmd("RCPT TO:<crew@localhost>"), "250 2.1.5");

@@ -20,15 +20,6 @@ pub struct Policy {
     fold_local: bool,
 }
 
-/// Where a recipient goes, as far as RCPT is concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// One of our domains (or unqualified): `local` is the user part.
-    Local { user: String },
-    /// Another domain.
-    Remote { domain: String },
-}
-
 impl Policy {
     pub fn from_config(config: &Config, host_name: &str) -> Policy {
         let local_domains = local_domains(config, host_name);
@@ -37,22 +28,6 @@ impl Policy {
             local_domains,
             aliases: Aliases::from_config(config),
             fold_local,
-        }
-    }
-
-    /// Where a parsed recipient goes.
-    pub fn route(&self, local: &str, domain: Option<&str>) -> Route {
-        match domain {
-            Some(d) if !self.is_local_domain(d) => Route::Remote {
-                domain: d.trim_end_matches('.').to_ascii_lowercase(),
-            },
-            _ => Route::Local {
-                user: if self.fold_local {
-                    local.to_ascii_lowercase()
-                } else {
-                    local.to_string()
-                },
-            },
         }
     }
 
@@ -134,33 +109,6 @@ mod tests {
         )
         .unwrap();
         Policy::from_config(&loaded.config, "host.lab.example")
-    }
-
-    #[test]
-    fn local_domains_and_routes() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = policy("", dir.path());
-        assert_eq!(
-            p.route("Root", Some("MAIL.lab.example.")),
-            Route::Local {
-                user: "root".into()
-            }
-        );
-        assert_eq!(p.route("u", None), Route::Local { user: "u".into() });
-        assert_eq!(
-            p.route("u", Some("[127.0.0.1]")),
-            Route::Local { user: "u".into() }
-        );
-        assert_eq!(
-            p.route("u", Some("host.lab.example")),
-            Route::Local { user: "u".into() }
-        );
-        assert_eq!(
-            p.route("u", Some("Other.Example")),
-            Route::Remote {
-                domain: "other.example".into()
-            }
-        );
     }
 
     #[test]

@@ -202,6 +202,11 @@ impl Checks {
         o
     }
 
+    /// check_vrfy or check_expn on the argument.
+    pub fn verify(&mut self, ruleset: &str, arg: &[u8]) -> Outcome {
+        self.check(ruleset, arg, None, b"")
+    }
+
     /// parseaddr() on the RCPT argument (after `TO:`), as a recipient:
     /// the first complaint (prescan, invalidaddr, a `$#error` of ruleset
     /// 0) is the reply. Sets the `{rcpt_*}` macros.

@@ -26,11 +26,6 @@ impl Mailbox {
             None => self.local.clone(),
         }
     }
-
-    /// The local part without its quotes (`"a b"` is `a b`).
-    pub fn local_unquoted(&self) -> String {
-        unquote(&self.local)
-    }
 }
 
 /// A path: the null path `<>` or a mailbox.
@@ -167,26 +162,6 @@ fn is_address_literal(d: &str) -> bool {
     inner.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
-fn unquote(local: &str) -> String {
-    match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
-        Some(inner) => {
-            let mut out = String::new();
-            let mut chars = inner.chars();
-            while let Some(c) = chars.next() {
-                if c == '\\' {
-                    if let Some(d) = chars.next() {
-                        out.push(d);
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-        None => local.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,7 +199,6 @@ mod tests {
         // A quoted local part may hold an @; the domain is what follows it.
         let m = mb("\"u@other.example\"@mail.lab.example");
         assert_eq!(m.domain.as_deref(), Some("mail.lab.example"));
-        assert_eq!(m.local_unquoted(), "u@other.example");
         // Two unquoted @ are not an address.
         assert!(parse_path("u@v@w").is_err());
     }

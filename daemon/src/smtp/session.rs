@@ -21,7 +21,6 @@ use crate::decide::smtp::{Checks, Outcome};
 use crate::dns::ClientName;
 use crate::log;
 use crate::macros::{self, MacroEnv};
-use crate::policy::Route;
 use crate::queue::{NewMessage, NewRecipient};
 use crate::server::{Listener, Shared};
 use std::net::SocketAddr;
@@ -199,10 +198,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             };
             let ip = self.peer.ip();
             self.set_macro("_", name.describe(ip));
-            self.set_macro(
-                "client_name",
-                name.name.clone().unwrap_or_else(|| format!("[{ip}]")),
-            );
+            // As sendmail: a name that does not lead back is not the
+            // client's name for the rules ({client_name} is `[addr]`), only
+            // what its PTR record says ({client_ptr}).
+            let ptr = name.name.clone().unwrap_or_else(|| format!("[{ip}]"));
+            let for_rules = if name.resolve == "FORGED" {
+                format!("[{ip}]")
+            } else {
+                ptr.clone()
+            };
+            self.set_macro("client_name", for_rules);
+            self.set_macro("client_ptr", ptr);
             self.set_macro("client_resolve", name.resolve);
             self.client = ClientLookup::Done(name);
         }
@@ -293,9 +299,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if !self.checks.rules().has("check_relay") {
             return false;
         }
-        let client = self.client_name().await;
+        self.client_name().await;
         let ip = self.peer.ip();
-        let name = client.name.unwrap_or_else(|| format!("[{ip}]"));
+        let name = self.checks.macros.get(b"client_name").map_or_else(
+            || format!("[{ip}]"),
+            |n| String::from_utf8_lossy(n).into_owned(),
+        );
         let addr = crate::decide::smtp::client_addr(ip);
         match self.checks.connect(&name, &addr) {
             Outcome::Accept => false,
@@ -1059,60 +1068,87 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     .await;
             }
         }
-        let text = arg.trim().trim_start_matches('<').trim_end_matches('>');
-        let mailbox = match address::parse_path(text) {
-            Ok(Path::Mailbox(m)) => m,
-            _ => return self.bad("501 5.5.2 Argument required").await,
+        // sendmail's vrfy: check_vrfy or check_expn on the argument, then
+        // parseaddr() of it as a recipient; VRFY expands no alias.
+        let text = arg.trim_start();
+        if text.is_empty() {
+            return self.bad("501 5.5.2 Argument required").await;
+        }
+        let ruleset = if expn { "check_expn" } else { "check_vrfy" };
+        if let Outcome::Reject { reply, log } = self.checks.verify(ruleset, text.as_bytes()) {
+            self.log_check(None, &log).await;
+            return self.bad(&reply).await;
+        }
+        let parsed = match self.checks.recipient(text.as_bytes()) {
+            Ok(p) => p,
+            Err(reply) => return self.bad(&reply).await,
         };
-        let shown = format!("<{}>", clean(&mailbox.to_addr()));
-        let policy = &self.shared.policy;
-        let route = policy.route(&mailbox.local_unquoted(), mailbox.domain.as_deref());
-        if expn && let Route::Local { user } = &route {
-            let user = user.clone();
-            return self.expn(&user, &shown).await;
+        self.checks.recipient_done();
+        let a = parsed.address;
+        let paddr = &text.as_bytes()[..parsed.end];
+        let user = String::from_utf8_lossy(&a.user).into_owned();
+        let mailer = self.shared.config.mailer(&a.mailer);
+        let local = mailer.is_some_and(|m| m.has_flag('A')) || a.mailer == "local";
+        if local {
+            let policy = &self.shared.policy;
+            if !policy.local_user_exists(&user) {
+                let reply = rules::report::Message::new(
+                    rules::report::Kind::User,
+                    b"550 5.1.1 User unknown",
+                    Some(paddr),
+                )
+                .smtp_reply();
+                return self.bad(&reply).await;
+            }
+            if expn {
+                return self
+                    .expn(&user, &clean(&String::from_utf8_lossy(paddr)))
+                    .await;
+            }
+            let line = self.vrfy_line(&user, policy.aliases.contains(&user.to_ascii_lowercase()));
+            return self.reply_continue(&format!("250 2.1.5 {line}")).await;
         }
-        match route {
-            Route::Local { user } if policy.local_user_exists(&user) => {
-                // sendmail's printvrfyaddr(): an account with its full name
-                // (from GECOS) and `user@$j`.
-                let account = (!policy.aliases.contains(&user.to_ascii_lowercase()))
-                    .then(|| nix::unistd::User::from_name(&user).ok().flatten())
-                    .flatten();
-                let reply = match account {
-                    Some(u) => {
-                        let j = &self.shared.settings.host_name;
-                        let gecos = u.gecos.to_string_lossy().into_owned();
-                        match full_name(&gecos, &u.name) {
-                            Some(f) => format!("250 2.1.5 {f} <{}@{j}>", u.name),
-                            None => format!("250 2.1.5 <{}@{j}>", u.name),
-                        }
-                    }
-                    None => format!("250 2.1.5 {shown}"),
-                };
-                self.reply_continue(&reply).await
+        // printvrfyaddr(): 252 for a VRFY unless the mailer has flag q.
+        let code = if !expn && !mailer.is_some_and(|m| m.has_flag('q')) {
+            252
+        } else {
+            250
+        };
+        let shown = if user.contains('@') {
+            format!("<{user}>")
+        } else {
+            format!("<{user}@{}>", self.shared.settings.host_name)
+        };
+        self.reply_continue(&format!("{code} 2.1.5 {}", clean(&shown)))
+            .await
+    }
+
+    /// printvrfyaddr() for a local name: an account with its full name
+    /// (GECOS), as `Full Name <user@$j>`; an alias, or an account without
+    /// one, as `<user@$j>`.
+    fn vrfy_line(&self, user: &str, alias: bool) -> String {
+        let j = &self.shared.settings.host_name;
+        let account = (!alias)
+            .then(|| nix::unistd::User::from_name(user).ok().flatten())
+            .flatten();
+        let line = match account {
+            Some(u) => {
+                let gecos = u.gecos.to_string_lossy().into_owned();
+                match full_name(&gecos, &u.name) {
+                    Some(f) => format!("{f} <{}@{j}>", u.name),
+                    None => format!("<{}@{j}>", u.name),
+                }
             }
-            Route::Local { .. } => {
-                self.bad(&format!("550 5.1.1 {shown}... User unknown"))
-                    .await
-            }
-            Route::Remote { .. } => {
-                self.reply_continue(&format!(
-                    "252 2.1.5 {shown}... Cannot VRFY a remote address"
-                ))
-                .await
-            }
-        }
+            None => format!("<{user}@{j}>"),
+        };
+        clean(&line)
     }
 
     /// EXPN of a local name: every place its aliases lead to, one reply
-    /// line each, as sendmail lists them (`<user@$j>` for local mailboxes).
+    /// line each, as sendmail lists them (`Full Name <user@$j>` for local
+    /// accounts).
     async fn expn(&mut self, user: &str, shown: &str) -> Next {
         let policy = &self.shared.policy;
-        if !policy.local_user_exists(user) {
-            return self
-                .bad(&format!("550 5.1.1 {shown}... User unknown"))
-                .await;
-        }
         let targets = match policy.expand(user) {
             Ok(t) => t,
             Err(e) => {
@@ -1121,16 +1157,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     .await;
             }
         };
-        let host = self.shared.settings.host_name.clone();
         let lines: Vec<String> = targets
             .iter()
             .map(|t| match t {
-                Target::Local(u) | Target::Mailbox(u) => format!("<{u}@{host}>"),
-                Target::Remote(a) => format!("<{a}>"),
-                Target::Program { command, .. } => format!("<\"|{command}\">"),
-                Target::File { path, .. } => format!("<{}>", path.display()),
+                Target::Local(u) | Target::Mailbox(u) => self.vrfy_line(u, false),
+                Target::Remote(a) => clean(&format!("<{a}>")),
+                Target::Program { command, .. } => clean(&format!("<\"|{command}\">")),
+                Target::File { path, .. } => clean(&format!("<{}>", path.display())),
             })
-            .map(|l| clean(&l))
             .collect();
         let last = lines.len().saturating_sub(1);
         for (i, line) in lines.iter().enumerate() {
