@@ -310,6 +310,16 @@ const RULE_DIALOGS: &[(&str, &str)] = &[
         "127.0.0.1",
         "HELO c.example | EXPN postmaster | EXPN root | EXPN nosuchuser-zz | EXPN x@remote.example | EXPN | QUIT",
     ),
+    // check_data on the number of recipients (a duplicate counts), and
+    // check_eoh on the headers (none here).
+    (
+        "127.0.0.1",
+        "HELO c.example | MAIL FROM:<> | RCPT TO:<root> | RCPT TO:<postmaster> | RCPT TO:<root> | DATA | RSET | QUIT",
+    ),
+    (
+        "127.0.0.1",
+        "HELO c.example | MAIL FROM:<> | RCPT TO:<root> | DATA | \r\nno headers here\r\n. | QUIT",
+    ),
     // Addresses built to break the engine.
     ("127.0.0.1", HOSTILE_MAIL),
     ("127.0.0.1", HOSTILE_RCPT),
@@ -435,6 +445,11 @@ fn the_check_rulesets_answer_as_sendmail() {
                 "FEATURE(`access_db', `hash -T<TMPF> {d}/access')dnl\n\
                  FEATURE(`blocklist_recipients')dnl\n\
                  define(`ALIAS_FILE', `{d}/aliases')dnl\n\
+                 LOCAL_RULESETS\n\
+                 Scheck_data\n\
+                 R3\t$#error $@ 5.7.1 $: \"550 Too many recipients for us\"\n\
+                 Scheck_eoh\n\
+                 R0 $| $*\t$#error $@ 5.6.0 $: \"554 No headers\"\n\
                  {delay}RELAY_DOMAIN(`partner.example.org')dnl\n",
                 d = dir.path().display(),
                 delay = if delay {

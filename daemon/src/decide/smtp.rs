@@ -109,8 +109,18 @@ impl Checks {
 
     /// rscheck() of `name` with its log line, or Accept.
     fn check(&mut self, name: &str, p1: &[u8], p2: Option<&[u8]>, to: &[u8]) -> Outcome {
-        let (verdict, messages) =
-            self.with_call(|call| call.rscheck(name, p1, p2, CheckFlags::ADDRESS, to));
+        self.check_with(name, p1, p2, to, CheckFlags::ADDRESS)
+    }
+
+    fn check_with(
+        &mut self,
+        name: &str,
+        p1: &[u8],
+        p2: Option<&[u8]>,
+        to: &[u8],
+        flags: CheckFlags,
+    ) -> Outcome {
+        let (verdict, messages) = self.with_call(|call| call.rscheck(name, p1, p2, flags, to));
         let mut log = format!("ruleset={name}, arg1={}", String::from_utf8_lossy(p1));
         if let Some(p2) = p2 {
             log.push_str(&format!(", arg2={}", String::from_utf8_lossy(p2)));
@@ -200,6 +210,50 @@ impl Checks {
         let o = self.check("check_mail", addr, None, addr);
         self.unset("addr_type");
         o
+    }
+
+    /// check_data at DATA, on the number of recipients (RSF_RMCOMM and
+    /// RSF_UNSTRUCTURED, as smtp_data() calls it).
+    pub fn check_data(&mut self, nrcpts: usize) -> Outcome {
+        let flags = CheckFlags {
+            remove_comments: true,
+            unstructured: true,
+        };
+        self.check_with(
+            "check_data",
+            nrcpts.to_string().as_bytes(),
+            None,
+            b"",
+            flags,
+        )
+    }
+
+    /// check_eoh after the headers: `count $| bytes` (RSF_UNSTRUCTURED,
+    /// as collect() calls it).
+    pub fn check_eoh(&mut self, count: usize, bytes: usize) -> Outcome {
+        let flags = CheckFlags {
+            remove_comments: false,
+            unstructured: true,
+        };
+        self.check_with(
+            "check_eoh",
+            count.to_string().as_bytes(),
+            Some(bytes.to_string().as_bytes()),
+            b"",
+            flags,
+        )
+    }
+
+    /// check_eom at the end of the message, on its size, `{msg_size}`
+    /// set to it.
+    pub fn check_eom(&mut self, size: u64) -> Outcome {
+        let size = size.to_string();
+        self.set("msg_size", &size);
+        let flags = CheckFlags {
+            remove_comments: false,
+            unstructured: true,
+        };
+        self.check_with("check_eom", size.as_bytes(), None, b"", flags)
     }
 
     /// check_vrfy or check_expn on the argument.

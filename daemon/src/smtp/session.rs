@@ -56,6 +56,8 @@ struct Transaction {
     /// Each recipient's triple (mailer, host, user) and the address it
     /// was given as: a second RCPT of the same triple adds nothing.
     triples: Vec<(Triple, Vec<u8>)>,
+    /// RCPT commands accepted (duplicates too): what check_data gets.
+    nrcpts: usize,
     /// A check said `$#discard`: the message is accepted and dropped.
     discard: bool,
     /// A check said `$#error $@ quarantine`: the reason.
@@ -723,7 +725,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 address_text.clone()
             }
         };
-        self.set_macro("nrcpts", self.tx.recipients.len().to_string());
+        self.tx.nrcpts += 1;
+        self.set_macro("nrcpts", self.tx.nrcpts.to_string());
         let ok: &[u8] = if a.queue {
             b"250 2.1.5 Recipient ok (will queue)"
         } else {
@@ -797,8 +800,25 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if self.tx.recipients.is_empty() {
             return self.bad("503 5.0.0 Need RCPT (recipient)").await;
         }
-        self.reply("354 Enter mail, end with \".\" on a line by itself")
-            .await;
+        match self.checks.check_data(self.tx.nrcpts) {
+            Outcome::Reject { reply, log } => {
+                let id = self.tx.id.clone();
+                self.log_check(id.as_deref(), &log).await;
+                return self.bad(&reply).await;
+            }
+            Outcome::Discard { log } => {
+                let id = self.tx.id.clone();
+                self.log_check(id.as_deref(), &log).await;
+                self.tx.discard = true;
+            }
+            Outcome::Quarantine { reason, log } => {
+                let id = self.tx.id.clone();
+                self.log_check(id.as_deref(), &log).await;
+                self.tx.quarantine = Some(reason);
+            }
+            Outcome::Accept => {}
+        }
+        self.reply("354 End data with <CR><LF>.<CR><LF>").await;
         self.flush().await;
         let s = self.shared.settings.clone();
         let limits = data::Limits {
@@ -847,6 +867,36 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 return Next::Continue;
             }
         };
+        // check_eoh on the client's headers (how many, how many bytes),
+        // then check_eom on the message's size.
+        let count = message
+            .headers
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty() && !matches!(l[0], b' ' | b'\t' | b'\r'))
+            .count();
+        let size = (message.headers.len() + message.body.len()) as u64;
+        let mut tx = tx;
+        for outcome in [
+            self.checks.check_eoh(count, message.headers.len()),
+            self.checks.check_eom(size),
+        ] {
+            match outcome {
+                Outcome::Accept => {}
+                Outcome::Reject { reply, log } => {
+                    self.log_check(tx.id.as_deref(), &log).await;
+                    self.reply(&reply).await;
+                    return Next::Continue;
+                }
+                Outcome::Discard { log } => {
+                    self.log_check(tx.id.as_deref(), &log).await;
+                    tx.discard = true;
+                }
+                Outcome::Quarantine { reason, log } => {
+                    self.log_check(tx.id.as_deref(), &log).await;
+                    tx.quarantine = Some(reason);
+                }
+            }
+        }
         let hops = data::count_received(&message.headers);
         if hops as u64 >= s.max_hops {
             self.reply(&format!(
