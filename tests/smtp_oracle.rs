@@ -358,6 +358,10 @@ RCPT TO:<\"\\\"\"@localhost> | \
 RCPT TO:<root@localhost> | \
 QUIT";
 
+/// sendmail refuses maps and alias files below a world-writable directory;
+/// a checkout may sit below /tmp, whose sticky bit makes it safe.
+const STICKY: &str = "DontBlameSendmail=TrustStickyBit";
+
 /// The real sendmail with its own view of names: in a private mount
 /// namespace, /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf are the
 /// test's (files only, no server), so that its reverse lookups of clients
@@ -473,6 +477,7 @@ fn the_check_rulesets_answer_as_sendmail() {
             .arg("-C")
             .arg(&cf)
             .arg(format!("-OQueueDirectory={}", dir.path().display()))
+            .arg(format!("-O{STICKY}"))
             .output()
             .expect("sm-run -bi");
         assert!(bi.status.success(), "sendmail -bi: {bi:?}");
@@ -481,7 +486,9 @@ fn the_check_rulesets_answer_as_sendmail() {
             std::fs::Permissions::from_mode(0o644),
         )
         .unwrap();
-        let Some(sendmail) = sendmail_with_names(&cf, dir.path(), &names.options()) else {
+        let mut sm_options = names.options();
+        sm_options.push(STICKY.into());
+        let Some(sendmail) = sendmail_with_names(&cf, dir.path(), &sm_options) else {
             return;
         };
         let mut options = names.options();
