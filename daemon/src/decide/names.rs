@@ -126,6 +126,22 @@ impl HostResolver {
     }
 }
 
+/// The resolvers' own runtimes are shut down without waiting: the last
+/// holder of the rules may be a session's task (after a reload, or at
+/// shutdown), where a runtime may not be dropped the blocking way.
+impl Drop for HostResolver {
+    fn drop(&mut self) {
+        if let Some((rt, r)) = self.dns.take() {
+            drop(r);
+            rt.shutdown_background();
+        }
+        if let Some(Some((rt, r))) = self.system.take() {
+            drop(r);
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// A hosts file as read, with what says whether it changed since.
 struct CachedFile {
     path: PathBuf,
