@@ -1,7 +1,7 @@
 //! Which domains are ours and which local users exist: what RCPT asks
 //! after the rules (check_rcpt, in the config) have said the recipient may
 //! be taken, and what VRFY and EXPN answer. Relaying and the access map are
-//! the config's own rules now (decide.rs runs them).
+//! the config's own rules now (decide/ runs them).
 
 use crate::aliases::{Aliases, ExpandError, Expander, Target};
 use cfparser::Config;

@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 pub struct Shared {
     pub config: Arc<Config>,
     pub settings: Settings,
-    /// The config's rules, for the SMTP checks (decide.rs runs them).
+    /// The config's rules, for the SMTP checks (decide/ runs them).
     pub rules: Arc<crate::decide::Rules>,
     pub policy: Policy,
     /// Where recipients go (delivery).

@@ -98,7 +98,7 @@ pub struct Session<R, W> {
     bad_commands: u32,
     tls: Option<TlsInfo>,
     client: ClientLookup,
-    /// The rules' state for this session (decide.rs).
+    /// The rules' state for this session (decide/smtp.rs).
     checks: Checks,
     /// check_relay refused the client (sendmail's nullserver): every
     /// command but QUIT, HELO, EHLO, NOOP and RSET gets this reply.
