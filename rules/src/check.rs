@@ -36,6 +36,11 @@ impl CheckFlags {
         remove_comments: true,
         unstructured: false,
     };
+    /// check_eoh, check_eom, header checks: RSF_UNSTRUCTURED alone.
+    pub const UNSTRUCTURED: CheckFlags = CheckFlags {
+        remove_comments: false,
+        unstructured: true,
+    };
 }
 
 /// What a check ruleset decided.
@@ -69,11 +74,7 @@ impl Call<'_, '_> {
         let Some(rs) = self.engine.rules.find(name) else {
             return Verdict::Accept;
         };
-        let mut input = p1.to_vec();
-        if let Some(p2) = p2 {
-            input.push(meta::CONDELSE);
-            input.extend_from_slice(p2);
-        }
+        let input = joined(p1, p2);
         let was = self.env.quiet;
         self.env.quiet = true;
         let (table, ignore) = if flags.remove_comments {
@@ -129,11 +130,7 @@ impl Call<'_, '_> {
     /// defined or the input cannot be read. Complaints are not said.
     pub fn rscap(&mut self, name: &str, p1: &[u8], p2: Option<&[u8]>) -> Option<Vec<Vec<u8>>> {
         let rs = self.engine.rules.find(name)?;
-        let mut input = p1.to_vec();
-        if let Some(p2) = p2 {
-            input.push(meta::CONDELSE);
-            input.extend_from_slice(p2);
-        }
+        let input = joined(p1, p2);
         let was = self.env.quiet;
         self.env.quiet = true;
         let scanned = self.scan(&input, Table::Internal, false);
@@ -144,6 +141,16 @@ impl Call<'_, '_> {
         self.env.quiet = was;
         out
     }
+}
+
+/// rscheck()'s and rscap()'s input: `p1`, or `p1 $| p2`.
+fn joined(p1: &[u8], p2: Option<&[u8]>) -> Vec<u8> {
+    let mut input = p1.to_vec();
+    if let Some(p2) = p2 {
+        input.push(meta::CONDELSE);
+        input.extend_from_slice(p2);
+    }
+    input
 }
 
 #[cfg(test)]

@@ -121,6 +121,10 @@ impl Checks {
         flags: CheckFlags,
     ) -> Outcome {
         let (verdict, messages) = self.with_call(|call| call.rscheck(name, p1, p2, flags, to));
+        if verdict == Verdict::Accept {
+            // The common case: no log line to build.
+            return Outcome::Accept;
+        }
         let mut log = format!("ruleset={name}, arg1={}", String::from_utf8_lossy(p1));
         if let Some(p2) = p2 {
             log.push_str(&format!(", arg2={}", String::from_utf8_lossy(p2)));
@@ -231,10 +235,7 @@ impl Checks {
     /// check_eoh after the headers: `count $| bytes` (RSF_UNSTRUCTURED,
     /// as collect() calls it).
     pub fn check_eoh(&mut self, count: usize, bytes: usize) -> Outcome {
-        let flags = CheckFlags {
-            remove_comments: false,
-            unstructured: true,
-        };
+        let flags = CheckFlags::UNSTRUCTURED;
         self.check_with(
             "check_eoh",
             count.to_string().as_bytes(),
@@ -249,10 +250,7 @@ impl Checks {
     pub fn check_eom(&mut self, size: u64) -> Outcome {
         let size = size.to_string();
         self.set("msg_size", &size);
-        let flags = CheckFlags {
-            remove_comments: false,
-            unstructured: true,
-        };
+        let flags = CheckFlags::UNSTRUCTURED;
         self.check_with("check_eom", size.as_bytes(), None, b"", flags)
     }
 

@@ -15,23 +15,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if self.tx.recipients.is_empty() {
             return self.bad("503 5.0.0 Need RCPT (recipient)").await;
         }
-        match self.checks.check_data(self.tx.nrcpts) {
-            Outcome::Reject { reply, log } => {
-                let id = self.tx.id.clone();
-                self.log_check(id.as_deref(), &log).await;
-                return self.bad(&reply).await;
-            }
-            Outcome::Discard { log } => {
-                let id = self.tx.id.clone();
-                self.log_check(id.as_deref(), &log).await;
-                self.tx.discard = true;
-            }
-            Outcome::Quarantine { reason, log } => {
-                let id = self.tx.id.clone();
-                self.log_check(id.as_deref(), &log).await;
-                self.tx.quarantine = Some(reason);
-            }
-            Outcome::Accept => {}
+        let outcome = self.checks.check_data(self.tx.nrcpts);
+        if let Some(reply) = settle(outcome, &mut self.tx) {
+            return self.bad(&reply).await;
         }
         self.reply("354 End data with <CR><LF>.<CR><LF>").await;
         self.flush().await;
@@ -91,26 +77,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .count();
         let size = (message.headers.len() + message.body.len()) as u64;
         let mut tx = tx;
-        for outcome in [
-            self.checks.check_eoh(count, message.headers.len()),
-            self.checks.check_eom(size),
-        ] {
-            match outcome {
-                Outcome::Accept => {}
-                Outcome::Reject { reply, log } => {
-                    self.log_check(tx.id.as_deref(), &log).await;
-                    self.reply(&reply).await;
-                    return Next::Continue;
-                }
-                Outcome::Discard { log } => {
-                    self.log_check(tx.id.as_deref(), &log).await;
-                    tx.discard = true;
-                }
-                Outcome::Quarantine { reason, log } => {
-                    self.log_check(tx.id.as_deref(), &log).await;
-                    tx.quarantine = Some(reason);
-                }
-            }
+        // check_eom only once check_eoh has let the message through.
+        let eoh = self.checks.check_eoh(count, message.headers.len());
+        let refused = settle(eoh, &mut tx).or_else(|| settle(self.checks.check_eom(size), &mut tx));
+        if let Some(reply) = refused {
+            self.reply(&reply).await;
+            return Next::Continue;
         }
         let hops = data::count_received(&message.headers);
         if hops as u64 >= s.max_hops {

@@ -570,22 +570,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         tx.id = Some(crate::queue::id::new_id());
         self.set_macro("i", tx.id.clone().unwrap_or_default());
-        match self.checks.check_mail(&address_text) {
-            Outcome::Accept => {}
-            Outcome::Reject { reply, log } => {
-                self.tx.mailer = tx.mailer.take();
-                self.log_check(tx.id.as_deref(), &log).await;
-                self.count_rejected();
-                return self.bad(&reply).await;
-            }
-            Outcome::Discard { log } => {
-                self.log_check(tx.id.as_deref(), &log).await;
-                tx.discard = true;
-            }
-            Outcome::Quarantine { reason, log } => {
-                self.log_check(tx.id.as_deref(), &log).await;
-                tx.quarantine = Some(reason);
-            }
+        if let Some(reply) = settle(self.checks.check_mail(&address_text), &mut tx) {
+            self.tx.mailer = tx.mailer.take();
+            self.count_rejected();
+            return self.bad(&reply).await;
         }
         let s = &self.shared.settings;
         let max = s.size_limit();
@@ -659,24 +647,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Ok(r) => r,
             Err(e) => return self.bad(&e.0).await,
         };
-        match self.checks.check_rcpt(&address_text) {
-            Outcome::Accept => {}
-            Outcome::Reject { reply, log } => {
-                let id = self.tx.id.clone();
-                self.log_check(id.as_deref(), &log).await;
-                self.count_rejected();
-                return self.bad(&reply).await;
-            }
-            Outcome::Discard { log } => {
-                let id = self.tx.id.clone();
-                self.log_check(id.as_deref(), &log).await;
-                self.tx.discard = true;
-            }
-            Outcome::Quarantine { reason, log } => {
-                let id = self.tx.id.clone();
-                self.log_check(id.as_deref(), &log).await;
-                self.tx.quarantine = Some(reason);
-            }
+        if let Some(reply) = settle(self.checks.check_rcpt(&address_text), &mut self.tx) {
+            self.count_rejected();
+            return self.bad(&reply).await;
         }
         let a = &parsed.address;
         let discarding = self.tx.discard || self.discard_all;
@@ -688,17 +661,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     String::from_utf8_lossy(&address_text),
                     self.client_name().await.describe(self.peer.ip())
                 );
-                self.log_check(id.as_deref(), &log).await;
+                log_check(id.as_deref(), &log);
                 self.count_rejected();
                 return self.bad(&reply).await;
             }
             // recipient(): a local user must exist (an alias or an account).
-            let local = self
-                .shared
-                .config
-                .mailer(&a.mailer)
-                .is_some_and(|m| m.has_flag('A') || a.mailer == "local");
-            if local {
+            if self.local_recipient(a) {
                 let user = String::from_utf8_lossy(&a.user).into_owned();
                 if !self.shared.policy.local_user_exists(&user) {
                     let reply = said(b"550 5.1.1 User unknown", &address_text);
@@ -770,6 +738,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 }
             }
         }
+    }
+
+    /// Whether parseaddr() gave a local name, whose user must then exist
+    /// (the local mailer, or one that looks in the aliases, flag A).
+    fn local_recipient(&self, a: &rules::address::Address) -> bool {
+        a.mailer == "local"
+            || self
+                .shared
+                .config
+                .mailer(&a.mailer)
+                .is_some_and(|m| m.has_flag('A'))
     }
 
     /// A config without check_rcpt would relay for anyone under sendmail;
@@ -908,14 +887,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// sendmail's rejection line, which fail2ban's sendmail-reject filter
     /// reads: `QUEUEID: ruleset=check_rcpt, arg1=<addr>, relay=name [ip],
     /// reject=550 ...`.
-    /// rscheck()'s line for a check that did not simply accept:
-    /// `QUEUEID: ruleset=check_rcpt, arg1=<addr>, relay=name [ip],
-    /// reject=550 ...` (fail2ban's sendmail-reject filter reads it).
-    async fn log_check(&mut self, id: Option<&str>, line: &str) {
-        let id = id.unwrap_or("NOQUEUE");
-        log::notice(4, &format!("{id}: {}", log::esc(line)));
-    }
-
     /// A user error during RCPT, logged as sendmail's usrerr() logs it
     /// there (LogUsrErrs): `QUEUEID: <a@b>... User unknown`, the text
     /// after the codes.
@@ -987,6 +958,34 @@ fn valid_helo(name: &str) -> bool {
 fn free_blocks(dir: &std::path::Path) -> Option<u64> {
     let st = nix::sys::statvfs::statvfs(dir).ok()?;
     Some(st.blocks_available() as u64 * st.fragment_size() as u64 / 1024)
+}
+
+/// A check's outcome applied to the transaction: anything but an accept
+/// is logged as rscheck() logs it, `$#discard` and quarantine mark the
+/// transaction, and a refusal's reply is returned.
+fn settle(outcome: Outcome, tx: &mut Transaction) -> Option<String> {
+    let (log, reply) = match outcome {
+        Outcome::Accept => return None,
+        Outcome::Reject { reply, log } => (log, Some(reply)),
+        Outcome::Discard { log } => {
+            tx.discard = true;
+            (log, None)
+        }
+        Outcome::Quarantine { reason, log } => {
+            tx.quarantine = Some(reason);
+            (log, None)
+        }
+    };
+    log_check(tx.id.as_deref(), &log);
+    reply
+}
+
+/// rscheck()'s line for a check that did not simply accept:
+/// `QUEUEID: ruleset=check_rcpt, arg1=<addr>, relay=name [ip],
+/// reject=550 ...` (fail2ban's sendmail-reject filter reads it).
+fn log_check(id: Option<&str>, line: &str) {
+    let id = id.unwrap_or("NOQUEUE");
+    log::notice(4, &format!("{id}: {}", log::esc(line)));
 }
 
 #[cfg(test)]

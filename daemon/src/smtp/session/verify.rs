@@ -44,7 +44,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         let ruleset = if expn { "check_expn" } else { "check_vrfy" };
         if let Outcome::Reject { reply, log } = self.checks.verify(ruleset, text.as_bytes()) {
-            self.log_check(None, &log).await;
+            log_check(None, &log);
             return self.bad(&reply).await;
         }
         let parsed = match self.checks.recipient(text.as_bytes()) {
@@ -56,8 +56,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let paddr = &text.as_bytes()[..parsed.end];
         let user = String::from_utf8_lossy(&a.user).into_owned();
         let mailer = self.shared.config.mailer(&a.mailer);
-        let local = mailer.is_some_and(|m| m.has_flag('A')) || a.mailer == "local";
-        if local {
+        if self.local_recipient(&a) {
             let policy = &self.shared.policy;
             if !policy.local_user_exists(&user) {
                 let reply = rules::report::Message::new(
